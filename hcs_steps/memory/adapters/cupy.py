@@ -1,0 +1,67 @@
+"""cupy: CUDA only; DLPack and the CUDA Array Interface for device-to-device hand-over."""
+
+from __future__ import annotations
+
+from ..errors import NoCudaDeviceError
+from ..types import MemoryType
+from .base import Adapter, normalize_device, parse_device
+
+
+class CupyAdapter(Adapter):
+    memory_type = MemoryType.CUPY
+    module = "cupy"
+    package = "cupy-cuda12x"
+    extra = "cupy"
+    cuda_capable = True
+    oom_markers = ("OutOfMemoryError", "cudaErrorMemoryAllocation", "out of memory")
+
+    def placement(self, device):
+        kind, index = parse_device(device)
+        if kind != "cuda" or not self.lib().is_available():
+            raise NoCudaDeviceError(
+                f"cupy needs a CUDA device, but no CUDA device is available "
+                f"(job device {device!r})"
+            )
+        return f"cuda:{index}"
+
+    def default_device(self):
+        from ..device import resolve_device
+
+        return self.placement(resolve_device())
+
+    def device_of(self, x):
+        return f"cuda:{x.device.id}"
+
+    def to_device(self, x, device):
+        device = self.placement(normalize_device(device))
+        if self.device_of(x) == device:
+            return x
+        cupy = self.lib()
+        with cupy.cuda.Device(parse_device(device)[1]):
+            return cupy.asarray(x)
+
+    def from_numpy(self, array, device):
+        cupy = self.lib()
+        with cupy.cuda.Device(parse_device(self.placement(device))[1]):
+            return cupy.asarray(array)
+
+    def to_numpy(self, x):
+        return self.lib().asnumpy(x)
+
+    def from_dlpack(self, x):
+        cupy = self.lib()
+        if hasattr(x, "__dlpack__"):
+            return cupy.from_dlpack(x)
+        # Older producers only speak the CUDA Array Interface; cupy.asarray shares it.
+        return cupy.asarray(x)
+
+    def concatenate(self, parts):
+        return self.lib().concatenate(parts, axis=0)
+
+    def stack(self, planes):
+        return self.lib().stack(planes, axis=0)
+
+    def free_cache(self):
+        cupy = self.lib()
+        cupy.get_default_memory_pool().free_all_blocks()
+        cupy.get_default_pinned_memory_pool().free_all_blocks()

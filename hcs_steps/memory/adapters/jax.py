@@ -1,0 +1,72 @@
+"""jax: shares host memory only when it is 64-byte aligned; 64-bit dtypes need x64 mode."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+
+from ...buffers import is_aligned
+from ..types import MemoryType
+from .base import Adapter, normalize_device, parse_device
+
+
+class JaxAdapter(Adapter):
+    memory_type = MemoryType.JAX
+    module = "jax"
+    package = "jax"
+    extra = "jax"
+    cuda_capable = True
+    oom_markers = ("RESOURCE_EXHAUSTED", "Out of memory")
+
+    def _device(self, device):
+        jax = self.lib()
+        kind, index = parse_device(device)
+        try:
+            return jax.devices("cpu" if kind == "cpu" else "cuda")[index]
+        except (RuntimeError, IndexError) as exc:
+            raise ValueError(f"jax has no device {device!r}") from exc
+
+    def device_of(self, x):
+        (device,) = x.devices()
+        return "cpu" if device.platform == "cpu" else f"cuda:{device.id}"
+
+    def to_device(self, x, device):
+        device = normalize_device(device)
+        if self.device_of(x) == device:
+            return x
+        return self.lib().device_put(x, self._device(device))
+
+    def unsupported_dtype(self, dtype):
+        if dtype.itemsize == 8 * (2 if dtype.kind == "c" else 1) and dtype.kind in "iufc":
+            if not self.lib().config.jax_enable_x64:
+                return (
+                    f"jax would silently turn {dtype} into a 32-bit type; enable "
+                    "jax.config.update('jax_enable_x64', True) or cast explicitly first"
+                )
+        return None
+
+    def from_numpy(self, array, device):
+        # device_put aliases a C-contiguous, 64-byte aligned host buffer and copies
+        # anything else, so an aligned copy up front costs nothing extra.
+        if not (array.flags.c_contiguous and is_aligned(array)):
+            array = np.ascontiguousarray(array)
+        return self.lib().device_put(array, self._device(device))
+
+    def to_numpy(self, x):
+        # On the CPU this is a read-only view of jax's buffer; from a GPU it copies.
+        return np.asarray(x)
+
+    def from_dlpack(self, x):
+        return self.lib().dlpack.from_dlpack(x)
+
+    def concatenate(self, parts):
+        return self.lib().numpy.concatenate(parts, axis=0)
+
+    def stack(self, planes):
+        return self.lib().numpy.stack(planes, axis=0)
+
+    def free_cache(self):
+        # jax releases device buffers when their Python arrays die; its compilation
+        # caches hold no array memory, so a collection is the useful step.
+        gc.collect()

@@ -1,0 +1,45 @@
+"""numpy: the host reference every other library converts through."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..types import MemoryType
+from .base import Adapter, normalize_device
+
+
+class NumpyAdapter(Adapter):
+    memory_type = MemoryType.NUMPY
+    module = "numpy"
+    package = "numpy"
+    extra = "all"
+    oom_markers = ("ArrayMemoryError", "Unable to allocate")
+
+    def lib(self):
+        return np
+
+    def placement(self, device: str) -> str:
+        return "cpu"
+
+    def device_of(self, x) -> str:
+        return "cpu"
+
+    def to_device(self, x, device: str):
+        if normalize_device(device) != "cpu":
+            raise ValueError(f"numpy arrays live on 'cpu' only, not on {device!r}")
+        return x
+
+    def from_numpy(self, array, device):
+        return array
+
+    def to_numpy(self, x):
+        return x
+
+    def from_dlpack(self, x):
+        return np.from_dlpack(x)
+
+    def concatenate(self, parts):
+        return np.concatenate(parts, axis=0)
+
+    def stack(self, planes):
+        return np.stack(planes, axis=0)

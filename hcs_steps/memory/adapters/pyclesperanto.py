@@ -1,0 +1,90 @@
+"""pyclesperanto: OpenCL buffers reachable only through push and pull."""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+import numpy as np
+
+from ..types import MemoryType
+from .base import Adapter
+
+# The dtypes pyclesperanto stores as they are; it silently wraps int64 to int32 and
+# turns anything else into float32.
+SUPPORTED_DTYPES = frozenset(
+    np.dtype(name)
+    for name in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "float32")
+)
+
+
+class PyclesperantoAdapter(Adapter):
+    memory_type = MemoryType.PYCLESPERANTO
+    module = "pyclesperanto"
+    package = "pyclesperanto"
+    extra = "cle"
+    oom_markers = (
+        "CL_MEM_OBJECT_ALLOCATION_FAILURE",
+        "CL_OUT_OF_RESOURCES",
+        "CL_OUT_OF_HOST_MEMORY",
+    )
+
+    def _import(self):
+        if "tensorflow" in sys.modules and "pyclesperanto" not in sys.modules:
+            # Importing pyclesperanto after tensorflow segfaults (tensorflow#119254);
+            # an error the user can act on beats a dead process.
+            raise ImportError(
+                "pyclesperanto must be imported before tensorflow (tensorflow#119254): "
+                "import pyclesperanto at the top of your program"
+            )
+        return super()._import()
+
+    # pyclesperanto keeps one current OpenCL device; jobs use it whatever their CUDA slot.
+    def placement(self, device):
+        return self.lib().get_device().name
+
+    def default_device(self):
+        return self.lib().get_device().name
+
+    def device_of(self, x):
+        return x.device.name
+
+    def on_gpu(self, device):
+        current = self.lib().get_device()
+        return current.name == device and _device_type(current) == "GPU"
+
+    def to_device(self, x, device):
+        if self.device_of(x) == device:
+            return x
+        raise ValueError(
+            f"pyclesperanto array is on {self.device_of(x)!r}; moving it to {device!r} is "
+            "not supported (select the device with pyclesperanto.select_device first)"
+        )
+
+    def unsupported_dtype(self, dtype):
+        if dtype in SUPPORTED_DTYPES:
+            return None
+        accepted = ", ".join(sorted(d.name for d in SUPPORTED_DTYPES))
+        return f"pyclesperanto cannot hold {dtype} exactly (it holds {accepted})"
+
+    def from_numpy(self, array, device):
+        return self.lib().push(np.ascontiguousarray(array))
+
+    def to_numpy(self, x):
+        return self.lib().pull(x)
+
+    def concatenate(self, parts):
+        return self.from_numpy(np.concatenate([self.to_numpy(p) for p in parts]), None)
+
+    def stack(self, planes):
+        return self.from_numpy(np.stack([self.to_numpy(p) for p in planes]), None)
+
+    def free_cache(self):
+        gc.collect()
+
+
+def _device_type(device) -> str:
+    for line in device.info.splitlines():
+        if "Device Type:" in line:
+            return line.split(":", 1)[1].strip().upper()
+    return ""

@@ -1,0 +1,84 @@
+"""tensorflow: imported after pyclesperanto; only aligned host buffers are shared."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import importlib.util
+import sys
+
+import numpy as np
+
+from ...buffers import is_aligned
+from ..types import MemoryType
+from .base import Adapter, normalize_device, parse_device
+
+
+class TensorflowAdapter(Adapter):
+    memory_type = MemoryType.TENSORFLOW
+    module = "tensorflow"
+    package = "tensorflow (or tensorflow-cpu)"
+    extra = "tensorflow"
+    cuda_capable = True
+    oom_markers = ("ResourceExhaustedError", "OOM when allocating")
+
+    def _import(self):
+        # tensorflow exports its LLVM symbols globally; pyclesperanto's OpenCL (pocl)
+        # imported afterwards segfaults the process (tensorflow#119254). The other order works.
+        if "tensorflow" not in sys.modules and importlib.util.find_spec("pyclesperanto"):
+            importlib.import_module("pyclesperanto")
+        return super()._import()
+
+    def device_of(self, x):
+        kind, _, index = x.device.rpartition("device:")[2].partition(":")
+        return "cpu" if kind.upper() == "CPU" else f"cuda:{index or 0}"
+
+    def _tf_device(self, device):
+        kind, index = parse_device(device)
+        return f"/{'CPU' if kind == 'cpu' else 'GPU'}:{0 if kind == 'cpu' else index}"
+
+    def to_device(self, x, device):
+        device = normalize_device(device)
+        if self.device_of(x) == device:
+            return x
+        tf = self.lib()
+        with tf.device(self._tf_device(device)):
+            return tf.identity(x)
+
+    def dtype_of(self, x):
+        return np.dtype(x.dtype.as_numpy_dtype)
+
+    def from_numpy(self, array, device):
+        tf = self.lib()
+        with tf.device(self._tf_device(device)):
+            if device == "cpu" and _shareable(array):
+                # tf.convert_to_tensor always copies an ndarray; the DLPack route shares
+                # it. It is safe only for aligned buffers: a TF op on an unaligned
+                # buffer aborts the process, so _shareable checks alignment first.
+                return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+            return tf.convert_to_tensor(array)
+
+    def to_numpy(self, x):
+        # np.asarray shares a CPU tensor's buffer (read-only); .numpy() would copy.
+        if self.device_of(x) == "cpu":
+            return np.asarray(x)
+        return x.numpy()
+
+    def from_dlpack(self, x):
+        # convert_to_tensor on a DLPack producer shares aligned buffers and copies the
+        # rest, unlike tf.experimental.dlpack.from_dlpack, which accepts any alignment.
+        return self.lib().convert_to_tensor(x)
+
+    def concatenate(self, parts):
+        return self.lib().concat(parts, axis=0)
+
+    def stack(self, planes):
+        return self.lib().stack(planes, axis=0)
+
+    def free_cache(self):
+        gc.collect()
+
+
+def _shareable(array: np.ndarray) -> bool:
+    # numpy refuses to export read-only arrays through DLPack.
+    return array.flags.c_contiguous and array.flags.writeable and is_aligned(array)

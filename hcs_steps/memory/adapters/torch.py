@@ -1,0 +1,77 @@
+"""torch: host arrays through ``torch.from_numpy``, device arrays through DLPack/CAI."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..types import MemoryType
+from .base import Adapter, is_cuda, normalize_device
+
+
+class TorchAdapter(Adapter):
+    memory_type = MemoryType.TORCH
+    module = "torch"
+    package = "torch"
+    extra = "torch"
+    cuda_capable = True
+    oom_markers = ("OutOfMemoryError", "CUDA out of memory", "can't allocate memory")
+
+    def __init__(self):
+        super().__init__()
+        self._numpy_dtypes = {}
+
+    def device_of(self, x) -> str:
+        device = x.device
+        return "cpu" if device.type == "cpu" else f"{device.type}:{device.index or 0}"
+
+    def to_device(self, x, device):
+        device = normalize_device(device)
+        if self.device_of(x) == device:
+            return x
+        return x.to(device)
+
+    def dtype_of(self, x):
+        try:
+            return self._numpy_dtypes[x.dtype]
+        except KeyError:
+            pass
+        try:
+            dtype = self.lib().empty(0, dtype=x.dtype).numpy().dtype
+        except TypeError as exc:  # bfloat16 and friends have no numpy dtype
+            raise TypeError(f"torch dtype {x.dtype} has no numpy equivalent") from exc
+        self._numpy_dtypes[x.dtype] = dtype
+        return dtype
+
+    def from_numpy(self, array, device):
+        # torch.from_numpy refuses negative strides and would hand out a writable alias of
+        # read-only memory (a write to a read-only memmap segfaults): copy those instead.
+        safe = (
+            array.flags.writeable
+            and array.flags.aligned
+            and all(stride >= 0 for stride in array.strides)
+        )
+        tensor = self.lib().from_numpy(array if safe else np.array(array, order="C"))
+        return tensor if device == "cpu" else tensor.to(device)
+
+    def to_numpy(self, x):
+        x = x.detach()
+        if is_cuda(self.device_of(x)):
+            x = x.cpu()
+        return x.resolve_conj().resolve_neg().numpy()
+
+    def from_dlpack(self, x):
+        torch = self.lib()
+        if hasattr(x, "__cuda_array_interface__") and not hasattr(x, "__dlpack__"):
+            return torch.as_tensor(x)
+        return torch.from_dlpack(x)
+
+    def concatenate(self, parts):
+        return self.lib().cat(parts, dim=0)
+
+    def stack(self, planes):
+        return self.lib().stack(planes, dim=0)
+
+    def free_cache(self):
+        torch = self.lib()
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()

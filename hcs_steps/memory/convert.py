@@ -1,0 +1,122 @@
+"""The single conversion router: every route between two libraries is decided here."""
+
+from __future__ import annotations
+
+from .adapters import adapter_for
+from .adapters.base import is_cuda
+from .errors import MemoryConversionError
+from .types import MemoryType, as_memory_type, validate_memory_type
+
+# Libraries whose host (CPU) buffers can be handed to one another through DLPack without
+# a copy. numpy is excluded on purpose: torch.from_dlpack aborts on negative strides and
+# hands out writable views of read-only memory, and TF's DLPack import ignores alignment;
+# numpy data therefore goes through each adapter's from_numpy, which knows those rules.
+_HOST_DLPACK = frozenset({MemoryType.TORCH, MemoryType.JAX, MemoryType.TENSORFLOW})
+
+# Libraries that must never see another library's DLPack capsule or export one:
+# pyclesperanto reports an OpenCL device that torch segfaults on.
+_NO_DLPACK = frozenset({MemoryType.PYCLESPERANTO})
+
+# What a failed zero-copy attempt raises: BufferError is the DLPack protocol's refusal;
+# the libraries also use TypeError/ValueError (unsupported strides, dtype or device) and
+# RuntimeError (torch: tensors that require grad; jax: device mismatch).
+_ZERO_COPY_ERRORS = (BufferError, TypeError, ValueError, RuntimeError, NotImplementedError)
+
+
+def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
+    """Convert ``data`` to the memory type ``to``, sharing memory wherever it is safe.
+
+    Parameters
+    ----------
+    data : array
+        An array of numpy, cupy, torch, tensorflow, jax or pyclesperanto.
+    to : MemoryType or str
+        The target library.
+    device : str, optional
+        ``"cpu"`` or ``"cuda:N"`` for the result. By default a GPU array stays on its GPU
+        when the target can hold it there, and anything else lands on the target's
+        default device (the host; pyclesperanto's current device; cupy: the job's GPU).
+    allow_cpu_roundtrip : bool
+        Permit a GPU-to-GPU conversion that can only copy through host memory.
+
+    Returns
+    -------
+    array
+        ``data`` itself when it already has the target library and device; otherwise a
+        view where the libraries can share the buffer, else a copy. The dtype is exact.
+
+    Raises
+    ------
+    MemoryConversionError
+        When the target cannot hold the dtype exactly, or a GPU-to-GPU conversion would
+        need a host round trip that was not allowed.
+    TypeError
+        When ``data`` is not an array of a supported library.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stack = np.arange(8, dtype=np.uint16).reshape(2, 2, 2)
+    >>> convert(stack, "numpy") is stack
+    True
+    """
+    source = validate_memory_type(data)
+    target = as_memory_type(to)
+    src, dst = adapter_for(source), adapter_for(target)
+    src_device = src.device_of(data)
+    if device is not None:
+        dst_device = dst.placement(device)
+    elif dst.cuda_capable and is_cuda(src_device):
+        dst_device = src_device
+    else:
+        dst_device = dst.default_device()
+
+    if source is target:
+        return data if src_device == dst_device else src.to_device(data, dst_device)
+
+    try:
+        dtype = src.dtype_of(data)
+    except TypeError as exc:
+        raise MemoryConversionError(source, target, "dtype", str(exc)) from exc
+    dst.check_dtype(dtype, source)
+
+    src_gpu, dst_gpu = src.on_gpu(src_device), dst.on_gpu(dst_device)
+    dlpack_ok = source not in _NO_DLPACK and target not in _NO_DLPACK
+    if src_gpu and dst_gpu:
+        method = "dlpack"
+        try:
+            if not dlpack_ok:
+                raise BufferError(f"{source.value} and {target.value} share no device memory")
+            result = dst.to_device(dst.from_dlpack(data), dst_device)
+        except _ZERO_COPY_ERRORS as exc:
+            if not allow_cpu_roundtrip:
+                raise MemoryConversionError(
+                    source,
+                    target,
+                    method,
+                    f"no zero-copy route from {src_device} to {dst_device} ({exc}); "
+                    "pass allow_cpu_roundtrip=True to copy through host memory",
+                ) from exc
+            method = "host round trip"
+            result = dst.from_numpy(src.to_numpy(data), dst_device)
+    elif not src_gpu and not dst_gpu and source in _HOST_DLPACK and target in _HOST_DLPACK:
+        method = "host dlpack"
+        try:
+            result = dst.from_dlpack(data)
+        except _ZERO_COPY_ERRORS:
+            # Non-contiguous or grad-tracking tensors cannot be exported; copying is fine
+            # on the host.
+            method = "host copy"
+            result = dst.from_numpy(src.to_numpy(data), dst_device)
+    else:
+        method = "host"
+        result = dst.from_numpy(src.to_numpy(data), dst_device)
+
+    if dst.dtype_of(result) != dtype:
+        raise MemoryConversionError(
+            source, target, method, f"dtype changed from {dtype} to {dst.dtype_of(result)}"
+        )
+    return result
+
+
+convert_memory = convert

@@ -1,0 +1,175 @@
+"""OME-NGFF metadata of plates, wells and field images, versions 0.4 and 0.5.
+
+Writing goes through ``ome_zarr.writer`` (the maintained implementation of the spec) on a
+scratch group; the resulting metadata file(s) are then placed atomically. Reading parses the
+JSON directly, so nothing in a foreign store is instantiated before it has been checked.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import zarr
+from ome_zarr import writer
+from ome_zarr.format import FormatV04, FormatV05
+
+from hcs_steps.plate.atomic import temporary_sibling, write_file_atomically
+from hcs_steps.plate.errors import PlateDataError
+
+DEFAULT_VERSION = "0.5"
+_FORMATS = {"0.4": FormatV04, "0.5": FormatV05}
+# Metadata files of a group, in the order they must appear (attributes last).
+_GROUP_FILES = {3: ("zarr.json",), 2: (".zgroup", ".zattrs")}
+
+
+def ngff_format(version: str):
+    """The ``ome_zarr`` format object for an NGFF ``version`` (``"0.4"`` or ``"0.5"``).
+
+    Examples
+    --------
+    >>> ngff_format("0.5").zarr_format, ngff_format("0.4").zarr_format
+    (3, 2)
+    """
+    try:
+        return _FORMATS[str(version)]()
+    except KeyError:
+        raise PlateDataError(
+            f"NGFF version {version!r} is not supported: use one of {sorted(_FORMATS)}"
+        ) from None
+
+
+def zarr_format_of(directory: Path) -> int | None:
+    """2 or 3 for a zarr group/array directory, ``None`` when it holds no zarr metadata."""
+    if (directory / "zarr.json").is_file():
+        return 3
+    if (directory / ".zgroup").is_file() or (directory / ".zarray").is_file():
+        return 2
+    return None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError) as error:
+        raise PlateDataError(f"cannot read zarr metadata {path}: {error}") from error
+
+
+def read_attributes(directory: Path) -> tuple[dict, dict, str | None]:
+    """``(ome, attributes, version)`` of the group at ``directory``.
+
+    ``ome`` holds the NGFF keys (``plate``, ``well``, ``multiscales``, ``omero``) for both
+    versions: 0.5 nests them under ``"ome"``, 0.4 keeps them at the top level.
+    """
+    zarr_format = zarr_format_of(directory)
+    if zarr_format == 3:
+        document = _read_json(directory / "zarr.json")
+        if document.get("node_type") != "group":
+            raise PlateDataError(f"{directory} is a zarr {document.get('node_type')}, not a group")
+        attributes = document.get("attributes") or {}
+        ome = attributes.get("ome") or {}
+        return ome, attributes, ome.get("version")
+    if zarr_format == 2:
+        attrs_file = directory / ".zattrs"
+        attributes = _read_json(attrs_file) if attrs_file.is_file() else {}
+        version = None
+        for key in ("plate", "well"):
+            version = version or (attributes.get(key) or {}).get("version")
+        for multiscale in attributes.get("multiscales") or []:
+            version = version or multiscale.get("version")
+        return attributes, attributes, version
+    raise PlateDataError(f"no zarr group at {directory} (no zarr.json, .zgroup or .zattrs)")
+
+
+def render_group(directory: Path, version: str, write, extra_attributes=None) -> None:
+    """Create or replace the group metadata at ``directory`` atomically.
+
+    ``write(group, fmt)`` fills a scratch zarr group using ``ome_zarr.writer``; its
+    metadata files are then renamed over ``directory``'s.
+    """
+    fmt = ngff_format(version)
+    directory.mkdir(parents=True, exist_ok=True)
+    scratch = temporary_sibling(directory / "meta")
+    try:
+        group = zarr.open_group(scratch, mode="w", zarr_format=fmt.zarr_format)
+        write(group, fmt)
+        if extra_attributes:
+            group.attrs.update(extra_attributes)
+        for name in _GROUP_FILES[fmt.zarr_format]:
+            write_file_atomically(directory / name, (scratch / name).read_bytes())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def ensure_group(directory: Path, version: str) -> None:
+    """Create a plain group at ``directory`` unless one exists (safe under concurrency)."""
+    fmt = ngff_format(version)
+    directory.mkdir(parents=True, exist_ok=True)
+    if fmt.zarr_format == 3:
+        document = {"zarr_format": 3, "node_type": "group", "attributes": {}}
+        write_file_atomically(directory / "zarr.json", json.dumps(document).encode(),
+                              keep_existing=True)
+    else:
+        write_file_atomically(directory / ".zgroup", b'{"zarr_format": 2}', keep_existing=True)
+
+
+def plate_metadata_writer(*, name, rows, columns, well_paths, field_count):
+    """A ``write(group, fmt)`` callable that writes NGFF plate metadata."""
+
+    def write(group, fmt):
+        writer.write_plate_metadata(
+            group, rows, columns, well_paths, fmt=fmt, name=name, field_count=field_count,
+            acquisitions=[{"id": 0, "name": name, "maximumfieldcount": field_count}],
+        )
+
+    return write
+
+
+def well_metadata(group, field_paths, fmt) -> None:
+    """Write NGFF well metadata listing ``field_paths`` (all in acquisition 0)."""
+    writer.write_well_metadata(group, [{"path": p, "acquisition": 0} for p in field_paths],
+                               fmt=fmt)
+
+
+def image_metadata(group, fmt, *, array_path, channel_names, windows, scale_zyx, name) -> None:
+    """Write single-resolution ``multiscales`` (``c, z, y, x``) and ``omero`` channels."""
+    unit = {"unit": "micrometer"} if scale_zyx is not None else {}
+    axes = [{"name": "c", "type": "channel"}] + [
+        {"name": axis, "type": "space", **unit} for axis in "zyx"
+    ]
+    scale = [1.0, *(float(s) for s in (scale_zyx or (1.0, 1.0, 1.0)))]
+    channels = [
+        {"label": label, "active": True, "color": "FFFFFF",
+         "window": {"min": lo, "max": hi, "start": lo, "end": hi}}
+        for label, (lo, hi) in zip(channel_names, windows, strict=True)
+    ]
+    writer.write_multiscales_metadata(
+        group,
+        [{"path": array_path, "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
+        fmt=fmt, axes=axes, name=name, metadata={"omero": {"channels": channels}},
+    )
+
+
+def multiscale_info(ome: dict, where: str) -> tuple[str, list[str], list[float] | None]:
+    """``(array_path, axis_names, scale)`` of the full-resolution dataset of an image group."""
+    multiscales = ome.get("multiscales")
+    if not multiscales or not multiscales[0].get("datasets"):
+        raise PlateDataError(f"{where} has no multiscales datasets: not an NGFF image")
+    multiscale = multiscales[0]
+    axes = [a["name"] if isinstance(a, dict) else a for a in multiscale.get("axes", "tczyx")]
+    dataset = multiscale["datasets"][0]
+    scale = None
+    for transform in dataset.get("coordinateTransformations") or []:
+        if transform.get("type") == "scale":
+            scale = transform.get("scale")
+    return dataset["path"], axes, scale
+
+
+def channel_labels(ome: dict, count: int) -> list[str]:
+    """Channel names from ``omero`` metadata, ``c0``, ``c1``... where absent."""
+    channels = (ome.get("omero") or {}).get("channels") or []
+    labels = [c.get("label") for c in channels]
+    if len(labels) != count or not all(labels):
+        return [f"c{i}" for i in range(count)]
+    return labels

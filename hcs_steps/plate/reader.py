@@ -1,0 +1,253 @@
+"""Open plates and read wells, NGFF 0.4 or 0.5, into 64-byte-aligned buffers.
+
+Array paths, axes and channel names come from the metadata; every array is checked
+(:mod:`hcs_steps.plate.checks`) before zarr opens it, and a chunk that fails to decode is
+reported with its well, field and chunk key.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import zarr
+from zarr.core.buffer.cpu import NDBuffer
+
+from hcs_steps.buffers import aligned_empty
+from hcs_steps.plate import ngff
+from hcs_steps.plate.checks import ArrayInfo, check_array
+from hcs_steps.plate.errors import PlateDataError
+from hcs_steps.plate.layout import canonical_well, plate_well_path, sort_wells
+
+# Errors codecs raise on damaged bytes: blosc/zstd raise RuntimeError, the bytes codec a
+# ValueError when a chunk has the wrong size, numcodecs a TypeError on short buffers.
+CHUNK_ERRORS = (RuntimeError, ValueError, TypeError, OSError)
+
+
+@dataclass(frozen=True)
+class PlateLayout:
+    """What a plate holds, from its metadata."""
+
+    name: str
+    rows: list[str]
+    columns: list[str]
+    wells: list[str]
+    field_count: int
+    channel_names: list[str]
+    shape_zyx: tuple[int, int, int]
+    dtype: np.dtype
+    ngff_version: str
+    path: Path | None = None
+    well_paths: dict[str, str] = field(default_factory=dict, repr=False)
+    attributes: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class FieldImage:
+    """One field of view: where its full-resolution array is and how its axes map."""
+
+    array_dir: Path
+    axes: list[str]
+    info: ArrayInfo
+    channel_names: list[str]
+    checked_chunks: bool
+
+    @property
+    def shape_czyx(self) -> tuple[int, int, int, int]:
+        sizes = dict(zip(self.axes, self.info.shape, strict=True))
+        return tuple(sizes.get(axis, 1) for axis in "czyx")
+
+
+def _plate_well_paths(plate: Path) -> dict[str, str]:
+    if ngff.zarr_format_of(plate) is None:
+        return {}
+    ome = ngff.read_attributes(plate)[0]
+    meta = ome.get("plate")
+    if not meta:
+        return {}
+    rows = [r["name"] for r in meta.get("rows", [])]
+    columns = [c["name"] for c in meta.get("columns", [])]
+    paths = {}
+    for entry in meta.get("wells", []):
+        if "rowIndex" in entry:
+            name = rows[entry["rowIndex"]] + columns[entry["columnIndex"]]
+        else:
+            name = entry["path"].replace("/", "")
+        paths[canonical_well(name)] = entry["path"]
+    return paths
+
+
+def well_directory(plate, well: str) -> Path:
+    """The well's group directory: from the plate metadata, else ``<plate>/<row>/<column>``."""
+    plate = Path(plate)
+    path = _plate_well_paths(plate).get(canonical_well(well))
+    return plate / path if path is not None else plate_well_path(plate, well)
+
+
+def _field_image(field_dir: Path, where: str, own: bool) -> FieldImage:
+    ome = ngff.read_attributes(field_dir)[0]
+    array_path, axes, _ = ngff.multiscale_info(ome, where)
+    array_dir = field_dir / array_path
+    info = check_array(array_dir)
+    if len(axes) != len(info.shape):
+        raise PlateDataError(f"{where}: {len(axes)} axes {axes} for a {len(info.shape)}D array")
+    extra = [a for a, n in zip(axes, info.shape, strict=True) if a not in "czyx" and n != 1]
+    if extra or axes[-2:] != ["y", "x"]:
+        raise PlateDataError(
+            f"{where}: axes {axes} with shape {info.shape}; expected (c, z, y, x) where "
+            "missing c or z count as 1 and other axes have size 1"
+        )
+    sizes = dict(zip(axes, info.shape, strict=True))
+    names = ngff.channel_labels(ome, sizes.get("c", 1))
+    return FieldImage(array_dir, axes, info, names, own)
+
+
+def well_fields(plate, well: str) -> list[FieldImage]:
+    """The field images of ``well`` in the order its metadata lists them."""
+    directory = well_directory(plate, well)
+    if ngff.zarr_format_of(directory) is None:
+        raise PlateDataError(f"plate {plate}: well {well} is missing (no group at {directory})")
+    ome, attributes, _ = ngff.read_attributes(directory)
+    images = (ome.get("well") or {}).get("images")
+    if not images:
+        raise PlateDataError(f"plate {plate}: well {well} has no 'well' images metadata")
+    fields = []
+    for index, image in enumerate(images):
+        field_dir = directory / image["path"]
+        where = f"plate {plate}, well {well}, field {index} ({image['path']})"
+        if ngff.zarr_format_of(field_dir) is None:
+            raise PlateDataError(f"{where} is listed in the well metadata but missing")
+        fields.append(_field_image(field_dir, where, "hcs_steps" in attributes))
+    return fields
+
+
+def _select(requested, available: list, what: str, where: str) -> list[int]:
+    if requested is None:
+        return list(range(len(available)))
+    indices = []
+    for item in [requested] if isinstance(requested, int | str) else requested:
+        if isinstance(item, str) and item in available:
+            indices.append(available.index(item))
+        elif isinstance(item, int | np.integer) and 0 <= item < len(available):
+            indices.append(int(item))
+        else:
+            raise PlateDataError(f"{where}: no {what} {item!r}; available: {available}")
+    return indices
+
+
+def read_well(plate, well: str, *, fields=None, channels=None) -> np.ndarray:
+    """Read a well as a 64-byte-aligned ``(fields, channels, Z, Y, X)`` array.
+
+    Parameters
+    ----------
+    plate : path
+        The plate directory (NGFF 0.4 or 0.5).
+    well : str
+        Well name, e.g. ``"B03"``.
+    fields, channels : int, str or sequence, optional
+        Field indices; channel indices or names. Default: all, in metadata order.
+
+    Raises
+    ------
+    PlateDataError
+        For a missing well or field, an unsafe array, or a chunk that cannot be decoded
+        (the message names the well, field and chunk key).
+    """
+    well = canonical_well(well)
+    images = well_fields(plate, well)
+    where = f"plate {plate}, well {well}"
+    field_ids = _select(fields, list(range(len(images))), "field", where)
+    shapes = {images[f].shape_czyx[1:] for f in field_ids}
+    dtypes = {images[f].info.dtype for f in field_ids}
+    if len(shapes) > 1 or len(dtypes) > 1:
+        raise PlateDataError(f"{where}: fields differ in shape {shapes} or dtype {dtypes}")
+    channel_ids = _select(channels, images[field_ids[0]].channel_names, "channel", where)
+    out = aligned_empty((len(field_ids), len(channel_ids), *shapes.pop()), dtypes.pop())
+    for slot, f in enumerate(field_ids):
+        _read_field(images[f], channel_ids, out[slot], f"{where}, field {f}")
+    return out
+
+
+def _read_field(image: FieldImage, channel_ids: list[int], out: np.ndarray, where: str) -> None:
+    array = zarr.open_array(image.array_dir, mode="r")
+    axes, chunks = image.axes, image.info.chunks
+    c_axis = axes.index("c") if "c" in axes else None
+    view = out.reshape([out.shape[0], *(n for a, n in zip(axes, image.info.shape, strict=True)
+                                        if a != "c")])
+    ranges = [
+        [(0, 1)] if a == "c" else
+        [(s, min(s + k, n)) for s in range(0, n, k)]
+        for a, n, k in zip(axes, image.info.shape, chunks, strict=True)
+    ]
+    for slot, channel in enumerate(channel_ids):
+        for block in itertools.product(*ranges):
+            selection = tuple(
+                slice(channel, channel + 1) if i == c_axis else slice(*bounds)
+                for i, bounds in enumerate(block)
+            )
+            target = view[(slot, *(s for i, s in enumerate(selection) if i != c_axis))]
+            _read_chunk(array, selection, target, image, where)
+
+
+def _read_chunk(array, selection, target: np.ndarray, image: FieldImage, where: str) -> None:
+    coords = tuple(s.start // k for s, k in zip(selection, image.info.chunks, strict=True))
+    key = array.metadata.encode_chunk_key(coords)
+    if image.checked_chunks and not (image.array_dir / key).is_file():
+        raise PlateDataError(f"{where}: chunk {key} of {image.array_dir} is missing")
+    shape = tuple(s.stop - s.start for s in selection)
+    try:  # decode straight into the aligned buffer where a view of the right shape exists
+        direct = np.reshape(target, shape, copy=False)
+    except ValueError:
+        direct = None
+    try:
+        if direct is not None:
+            array.get_basic_selection(selection, out=NDBuffer.from_numpy_array(direct))
+        else:
+            target[...] = array.get_basic_selection(selection).reshape(target.shape)
+    except CHUNK_ERRORS as error:
+        raise PlateDataError(
+            f"{where}: chunk {key} of {image.array_dir} is corrupt or truncated: {error}"
+        ) from error
+
+
+def open_plate(plate) -> PlateLayout:
+    """Read a plate's layout from its NGFF metadata, checking every listed well and field.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hcs_steps.plate import write_well, write_plate_metadata
+    >>> plate = tempfile.mkdtemp() + "/p.zarr"
+    >>> _ = write_well(plate, "AA01", np.zeros((2, 1, 3, 8, 8), np.uint16), channel_names=["x"])
+    >>> _ = write_plate_metadata(plate, name="p", wells=["AA01"])
+    >>> layout = open_plate(plate)
+    >>> layout.wells, len(layout.rows), layout.shape_zyx, layout.ngff_version
+    (['AA01'], 32, (3, 8, 8), '0.5')
+    """
+    plate = Path(plate)
+    if ngff.zarr_format_of(plate) is None:
+        raise PlateDataError(f"no zarr plate at {plate}")
+    ome, attributes, version = ngff.read_attributes(plate)
+    meta = ome.get("plate")
+    if not meta or not meta.get("wells"):
+        raise PlateDataError(f"{plate} has no NGFF plate metadata listing wells")
+    well_paths = _plate_well_paths(plate)
+    wells = sort_wells(well_paths)
+    fields = {w: well_fields(plate, w) for w in wells}
+    first = fields[wells[0]][0]
+    return PlateLayout(
+        name=meta.get("name", plate.stem),
+        rows=[r["name"] for r in meta["rows"]],
+        columns=[c["name"] for c in meta["columns"]],
+        wells=wells,
+        field_count=max(len(f) for f in fields.values()),
+        channel_names=first.channel_names,
+        shape_zyx=first.shape_czyx[1:],
+        dtype=first.info.dtype,
+        ngff_version=version or meta.get("version") or "0.4",
+        path=plate,
+        well_paths=well_paths,
+        attributes=attributes.get("hcs_steps", {}),
+    )

@@ -1,0 +1,215 @@
+"""Write wells atomically and, once all wells exist, the plate's metadata.
+
+``write_well`` touches only its own well directory (built in a temporary sibling, then
+renamed), plus the plate and row groups when they do not exist yet; per-well jobs of one
+plate can therefore run in parallel processes. ``write_plate_metadata`` runs once at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from hcs_steps.plate import ngff
+from hcs_steps.plate.atomic import publish_directory, temporary_sibling
+from hcs_steps.plate.codecs import DEFAULT_CODEC, codec_options
+from hcs_steps.plate.errors import PlateDataError
+from hcs_steps.plate.layout import parse_well, plate_grid, plate_well_path, sort_wells
+from hcs_steps.plate.provenance import array_checksum, library_versions
+
+ARRAY_PATH = "0"
+PROVENANCE_KEY = "hcs_steps"
+
+
+def plate_version(plate: Path, requested: str | None) -> str:
+    """The NGFF version to write into ``plate``: its existing one, else ``requested``/0.5."""
+    if ngff.zarr_format_of(plate) is not None:
+        existing = ngff.read_attributes(plate)[2] or (
+            "0.5" if ngff.zarr_format_of(plate) == 3 else "0.4"
+        )
+        if requested is not None and requested != existing:
+            raise PlateDataError(
+                f"plate {plate} is NGFF {existing}; cannot add a well as NGFF {requested}"
+            )
+        return existing
+    return requested or ngff.DEFAULT_VERSION
+
+
+def _check_well_data(well: str, data, channel_names) -> np.ndarray:
+    data = np.asarray(data)
+    if data.ndim != 5:
+        raise PlateDataError(
+            f"well {well}: data has shape {data.shape} ({data.ndim}D); expected 5D "
+            "(fields, channels, Z, Y, X), with Z=1 for 2D images"
+        )
+    if data.dtype.kind not in "biuf":
+        raise PlateDataError(f"well {well}: dtype {data.dtype} is not numeric")
+    if min(data.shape) == 0:
+        raise PlateDataError(f"well {well}: data has an empty axis, shape {data.shape}")
+    if len(channel_names) != data.shape[1]:
+        raise PlateDataError(
+            f"well {well}: {len(channel_names)} channel names {list(channel_names)} for "
+            f"{data.shape[1]} channels"
+        )
+    return data
+
+
+def _windows(field: np.ndarray) -> list[tuple[float, float]]:
+    flat = field.reshape(field.shape[0], -1)
+    return [(float(lo), float(hi)) for lo, hi in zip(flat.min(1), flat.max(1), strict=True)]
+
+
+def write_well(
+    plate,
+    well: str,
+    data,
+    *,
+    channel_names,
+    provenance: dict | None = None,
+    pixel_size_zyx=None,
+    codec: str = DEFAULT_CODEC,
+    ngff_version: str | None = None,
+) -> Path:
+    """Write one well's images ``(fields, channels, Z, Y, X)`` into ``plate``, atomically.
+
+    Each field becomes an image group ``<well>/<f>`` with one ``c, z, y, x`` array chunked
+    by plane, ``omero`` channel names and, on the well group, provenance under
+    ``attributes["hcs_steps"]["provenance"]``: the given ``provenance`` (step, function,
+    parameters, input checksum...) plus library versions and the output's checksum.
+    Plate-level metadata is not written (see :func:`write_plate_metadata`).
+
+    Parameters
+    ----------
+    plate : path
+        The plate directory (``*.zarr``); created when missing.
+    well : str
+        Well name such as ``"B03"``.
+    data : array-like
+        5D numeric array.
+    channel_names : sequence of str
+        One name per channel.
+    provenance : dict, optional
+        JSON-serialisable description of what produced ``data``.
+    pixel_size_zyx : tuple of float, optional
+        Physical pixel size in micrometres.
+    codec : str
+        One of :data:`hcs_steps.plate.codecs.CODECS`.
+    ngff_version : str, optional
+        ``"0.5"`` (default for new plates) or ``"0.4"``; must match an existing plate.
+
+    Returns
+    -------
+    Path
+        The well's directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hcs_steps.plate import read_well
+    >>> plate = tempfile.mkdtemp() + "/p.zarr"
+    >>> data = np.arange(2 * 1 * 3 * 4 * 5, dtype=np.uint16).reshape(2, 1, 3, 4, 5)
+    >>> _ = write_well(plate, "B03", data, channel_names=["DAPI"])
+    >>> bool((read_well(plate, "B03") == data).all())
+    True
+    """
+    plate = Path(plate)
+    row, _ = parse_well(well)
+    data = _check_well_data(well, data, list(channel_names))
+    version = plate_version(plate, ngff_version)
+    fmt = ngff.ngff_format(version)
+    ngff.ensure_group(plate, version)
+    ngff.ensure_group(plate / row, version)
+    final = plate_well_path(plate, well)
+    tmp = temporary_sibling(final)
+    try:
+        group = zarr.open_group(tmp, mode="w", zarr_format=fmt.zarr_format)
+        field_paths = [str(f) for f in range(data.shape[0])]
+        for path, field in zip(field_paths, data, strict=True):
+            image = group.create_group(path)
+            _write_field(image, field, fmt, codec)
+            ngff.image_metadata(
+                image, fmt, array_path=ARRAY_PATH, channel_names=list(channel_names),
+                windows=_windows(field), scale_zyx=pixel_size_zyx, name=f"{well} field {path}",
+            )
+        ngff.well_metadata(group, field_paths, fmt)
+        record = dict(provenance or {})
+        record.setdefault("library_versions", library_versions())
+        record["output_checksum"] = array_checksum(data)
+        group.attrs[PROVENANCE_KEY] = {"provenance": record, "well": well}
+        publish_directory(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _write_field(image, field: np.ndarray, fmt, codec: str) -> None:
+    extra = (
+        {"dimension_names": ("c", "z", "y", "x")}
+        if fmt.zarr_format == 3
+        else {"chunk_key_encoding": fmt.chunk_key_encoding}
+    )
+    array = image.create_array(
+        ARRAY_PATH, shape=field.shape, dtype=field.dtype, chunks=(1, 1, *field.shape[2:]),
+        fill_value=0, **codec_options(codec, fmt.zarr_format),
+        config={"write_empty_chunks": True}, **extra,
+    )
+    # write_empty_chunks: every chunk exists on disk, so a missing chunk file means damage.
+    array[...] = field
+
+
+def write_plate_metadata(
+    plate,
+    *,
+    name: str,
+    wells,
+    channel_names=None,
+    field_count: int | None = None,
+    rows=None,
+    columns=None,
+    extra: dict | None = None,
+    ngff_version: str | None = None,
+) -> Path:
+    """Write the plate group's NGFF metadata for ``wells``, atomically; run after all wells.
+
+    Refuses wells whose directory is missing, so the metadata never lists absent data.
+    ``rows``/``columns`` default to the smallest standard format (96, 384, 1536...) that
+    holds the wells; ``field_count`` defaults to the largest number of fields in a well.
+    ``channel_names`` and ``extra`` are stored under ``attributes["hcs_steps"]``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hcs_steps.plate import open_plate
+    >>> plate = tempfile.mkdtemp() + "/p.zarr"
+    >>> _ = write_well(plate, "A01", np.zeros((1, 1, 1, 8, 8), np.uint8), channel_names=["x"])
+    >>> _ = write_plate_metadata(plate, name="demo", wells=["A01"])
+    >>> layout = open_plate(plate)
+    >>> layout.wells, len(layout.rows), layout.field_count
+    (['A01'], 8, 1)
+    """
+    plate = Path(plate)
+    wells = sort_wells(wells)
+    missing = [w for w in wells if ngff.zarr_format_of(plate_well_path(plate, w)) is None]
+    if missing:
+        raise PlateDataError(f"plate {plate}: cannot list wells {missing}: they were not written")
+    version = plate_version(plate, ngff_version)
+    if field_count is None:
+        field_count = max(
+            len(ngff.read_attributes(plate_well_path(plate, w))[0]["well"]["images"])
+            for w in wells
+        )
+    grid_rows, grid_columns = plate_grid(wells)
+    rows, columns = list(rows or grid_rows), list(columns or grid_columns)
+    well_paths = ["/".join(parse_well(w)) for w in wells]
+    info = {"channel_names": list(channel_names or []), **(extra or {})}
+    ngff.render_group(
+        plate, version,
+        ngff.plate_metadata_writer(name=name, rows=rows, columns=columns,
+                                   well_paths=well_paths, field_count=field_count),
+        extra_attributes={PROVENANCE_KEY: info},
+    )
+    return plate

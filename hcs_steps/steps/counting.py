@@ -1,0 +1,229 @@
+"""``count_cells_single_channel``: count and measure cells in each plane of one channel.
+
+The stack passes through unchanged; the results are special outputs (keys fixed by the
+architecture): ``"counts"`` (``plane``, ``count``), ``"objects"`` (``plane``, ``label``,
+``y``, ``x``, ``area``, ``mean_intensity``) and, with ``return_labels=True``, ``"labels"``
+(the ``[Z, Y, X]`` label stack in the implementation's memory type).
+
+Detection methods (plain strings):
+
+- ``"threshold"`` and ``"watershed"``: the segmentation of
+  :mod:`hcs_steps.steps.segmentation` (Otsu foreground, optionally split by watershed);
+  objects are the segmented regions.
+- ``"blob_log"`` and ``"blob_dog"``: scikit-image's Laplacian-of-Gaussian and
+  difference-of-Gaussian blob detectors on each plane rescaled to ``[0, 1]``; an object is
+  the disk of radius ``sigma * sqrt(2)`` around each blob (later blobs paint over earlier
+  ones where they overlap).
+
+In every method objects smaller than ``min_area`` pixels are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from hcs_steps import memory as mem
+from hcs_steps.steps.params import check_choice, check_number, check_order, require_stack
+from hcs_steps.steps.segmentation import (
+    check_segmentation_parameters,
+    measure_numpy,
+    measure_torch,
+    ordered_labels_numpy,
+    segment_plane_numpy,
+    segment_torch,
+)
+
+STEP = "count_cells_single_channel"
+METHODS = ("blob_log", "blob_dog", "threshold", "watershed")
+TORCH_METHODS = ("threshold", "watershed")
+
+
+def check_counting_parameters(params: Mapping[str, object]) -> None:
+    """Check the method, the segmentation parameters and the blob parameters.
+
+    Examples
+    --------
+    >>> params = {"detection_method": "blob_log", "smoothing_sigma": 2.0, "min_distance": 9,
+    ...           "min_area": 50, "min_sigma": 8.0, "max_sigma": 4.0, "num_sigma": 5,
+    ...           "threshold": 0.1, "overlap": 0.5, "return_labels": False}
+    >>> check_counting_parameters(params)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: step 'count_cells_single_channel': parameter 'min_sigma' must be below ...
+    """
+    check_choice(STEP, "detection_method", params["detection_method"], METHODS)
+    check_segmentation_parameters({**params, "method": "threshold"}, step=STEP)
+    check_number(STEP, "min_sigma", params["min_sigma"], minimum=0, strict_minimum=True)
+    check_number(STEP, "max_sigma", params["max_sigma"], minimum=0, strict_minimum=True)
+    check_order(STEP, "min_sigma", params["min_sigma"], "max_sigma", params["max_sigma"])
+    check_number(STEP, "num_sigma", params["num_sigma"], minimum=1, integer=True)
+    check_number(STEP, "threshold", params["threshold"], minimum=0)
+    check_number(STEP, "overlap", params["overlap"], minimum=0, maximum=1)
+    if not isinstance(params["return_labels"], bool):
+        raise ValueError(
+            f"step {STEP!r}: parameter 'return_labels' must be true or false, "
+            f"got {params['return_labels']!r}"
+        )
+
+
+def _blob_labels_numpy(plane, detection_method, min_sigma, max_sigma, num_sigma, threshold,
+                       overlap):
+    import numpy as np
+    from skimage.draw import disk
+    from skimage.feature import blob_dog, blob_log
+
+    labels = np.zeros(plane.shape, np.uint32)
+    low, high = float(plane.min()), float(plane.max())
+    if low == high:
+        return labels
+    image = (plane.astype(np.float32) - np.float32(low)) / np.float32(high - low)
+    if detection_method == "blob_log":
+        blobs = blob_log(image, min_sigma=min_sigma, max_sigma=max_sigma,
+                         num_sigma=num_sigma, threshold=threshold, overlap=overlap)
+    else:
+        blobs = blob_dog(image, min_sigma=min_sigma, max_sigma=max_sigma,
+                         threshold=threshold, overlap=overlap)
+    for number, (y, x, sigma) in enumerate(blobs, start=1):
+        rows, cols = disk((y, x), sigma * math.sqrt(2), shape=plane.shape)
+        labels[rows, cols] = number
+    return labels
+
+
+@mem.numpy
+def count_cells_single_channel_numpy(
+    stack,
+    *,
+    detection_method="watershed",
+    smoothing_sigma=2.0,
+    min_distance=9,
+    min_area=50,
+    min_sigma=8.0,
+    max_sigma=24.0,
+    num_sigma=5,
+    threshold=0.1,
+    overlap=0.5,
+    return_labels=False,
+):
+    """Count and measure the cells of each plane (scikit-image reference).
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        ``[Z, Y, X]`` stack of one channel, bright cells on a dark background.
+    detection_method : {"watershed", "threshold", "blob_log", "blob_dog"}
+        How cells are found (see the module docstring).
+    smoothing_sigma, min_distance : float, int
+        Segmentation smoothing and seed spacing (``threshold``, ``watershed``), as in
+        :func:`hcs_steps.steps.segmentation.segment_nuclei_numpy`.
+    min_area : int
+        Objects with fewer pixels are dropped (every method).
+    min_sigma, max_sigma, num_sigma : float, float, int
+        Blob scales searched, in pixels (a blob's radius is ``sigma * sqrt(2)``);
+        ``num_sigma`` is used by ``blob_log`` only.
+    threshold : float
+        Minimum blob response on the plane rescaled to ``[0, 1]`` (blob methods).
+    overlap : float
+        Of two blobs overlapping by more than this fraction, the smaller is dropped.
+    return_labels : bool
+        Also return the label stack as special output ``"labels"``.
+
+    Returns
+    -------
+    stack : numpy.ndarray
+        The input, unchanged.
+    special_outputs : dict
+        ``"counts"`` and ``"objects"`` DataFrames, and ``"labels"`` (``uint32``) on request.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stack = np.zeros((2, 64, 64), np.uint16)
+    >>> stack[0, 10:26, 10:26] = 900
+    >>> stack[0, 40:56, 30:46] = 700
+    >>> out, found = count_cells_single_channel_numpy(stack, detection_method="threshold")
+    >>> found["counts"]["count"].tolist(), list(found["objects"].columns)
+    ([2, 0], ['plane', 'label', 'y', 'x', 'area', 'mean_intensity'])
+    >>> _, found = count_cells_single_channel_numpy(stack, detection_method="blob_log",
+    ...                                             min_sigma=4, max_sigma=12)
+    >>> found["counts"]["count"].tolist()
+    [2, 0]
+    """
+    require_stack(STEP, stack)
+    blob = dict(min_sigma=min_sigma, max_sigma=max_sigma, num_sigma=num_sigma,
+                threshold=threshold, overlap=overlap)
+    segment = dict(smoothing_sigma=smoothing_sigma, min_distance=min_distance,
+                   min_area=min_area)
+    check_counting_parameters(
+        {"detection_method": detection_method, "return_labels": return_labels, **blob, **segment}
+    )
+    import numpy as np
+
+    if detection_method in ("threshold", "watershed"):
+        labels = np.stack(
+            [segment_plane_numpy(plane, detection_method, **segment) for plane in stack]
+        )
+    else:
+        labels = np.stack(
+            [
+                ordered_labels_numpy(
+                    _blob_labels_numpy(plane, detection_method, **blob), min_area
+                )
+                for plane in stack
+            ]
+        )
+    counts, objects = measure_numpy(labels, stack)
+    special = {"counts": counts, "objects": objects}
+    if return_labels:
+        special["labels"] = labels
+    return stack, special
+
+
+@mem.torch
+def count_cells_single_channel_torch(
+    stack,
+    *,
+    detection_method="watershed",
+    smoothing_sigma=2.0,
+    min_distance=9,
+    min_area=50,
+    min_sigma=8.0,
+    max_sigma=24.0,
+    num_sigma=5,
+    threshold=0.1,
+    overlap=0.5,
+    return_labels=False,
+):
+    """Count and measure the cells of each plane with PyTorch (GPU-capable).
+
+    Supports ``detection_method="threshold"`` and ``"watershed"`` (the default); the blob
+    detectors are numpy-only and refused here with a ``ValueError``. Same parameters and
+    outputs as :func:`count_cells_single_channel_numpy` (labels are ``int32``); counts per
+    plane are within 5% (at least 1) of numpy's, and equal for ``"threshold"`` barring
+    float32 smoothing noise at the threshold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stack = np.zeros((2, 64, 64), np.uint16)
+    >>> stack[0, 10:26, 10:26] = 900
+    >>> stack[0, 40:56, 30:46] = 700
+    >>> out, found = count_cells_single_channel_torch(stack, return_labels=True)
+    >>> found["counts"]["count"].tolist(), found["labels"].dtype
+    ([2, 0], torch.int32)
+    """
+    require_stack(STEP, stack)
+    segment = dict(smoothing_sigma=smoothing_sigma, min_distance=min_distance,
+                   min_area=min_area)
+    check_counting_parameters(
+        {"detection_method": detection_method, "return_labels": return_labels, **segment,
+         "min_sigma": min_sigma, "max_sigma": max_sigma, "num_sigma": num_sigma,
+         "threshold": threshold, "overlap": overlap}
+    )
+    check_choice(STEP, "detection_method", detection_method, TORCH_METHODS)
+    labels = segment_torch(stack, detection_method, **segment)
+    counts, objects = measure_torch(labels, stack)
+    special = {"counts": counts, "objects": objects}
+    if return_labels:
+        special["labels"] = labels
+    return stack, special

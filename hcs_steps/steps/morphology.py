@@ -1,0 +1,237 @@
+"""``tophat``: per-plane white top-hat background subtraction with a flat disk footprint.
+
+The same four stages in every library, each exact on integer data:
+
+1. shrink each plane by ``downsample_factor`` taking the minimum of every block (the last
+   partial blocks repeat the edge pixels);
+2. open the small plane (erosion, then dilation) with a flat disk of radius
+   ``selem_radius / downsample_factor`` (rounded half up, at least 1), whose pixels are those
+   with ``dy**2 + dx**2 <= radius**2`` (``skimage.morphology.disk``); outside the image,
+   pixels are ignored;
+3. grow the opened plane back by repeating each pixel ``downsample_factor`` times;
+4. subtract it from the plane.
+
+The background is a lower envelope of the plane (an opening of block minima), so the result
+is never negative and is returned in the input dtype; a clip at 0 would never act.
+Every implementation equals the numpy one exactly on integer data up to 16 bits and float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from hcs_steps import memory as mem
+from hcs_steps.steps.params import check_number, require_stack
+
+STEP = "tophat"
+
+
+def check_tophat_parameters(params: Mapping[str, object]) -> None:
+    """``selem_radius`` and ``downsample_factor`` are integers >= 1.
+
+    Examples
+    --------
+    >>> check_tophat_parameters({"selem_radius": 50, "downsample_factor": 0})
+    Traceback (most recent call last):
+    ...
+    ValueError: step 'tophat': parameter 'downsample_factor' must be an integer >= 1, got 0
+    """
+    check_number(STEP, "selem_radius", params["selem_radius"], minimum=1, integer=True)
+    check_number(STEP, "downsample_factor", params["downsample_factor"], minimum=1, integer=True)
+
+
+def small_radius(selem_radius: int, downsample_factor: int) -> int:
+    """The disk radius used on the downsampled plane.
+
+    Examples
+    --------
+    >>> small_radius(50, 4), small_radius(3, 8)
+    (13, 1)
+    """
+    return max(1, math.floor(selem_radius / downsample_factor + 0.5))
+
+
+def disk_half_widths(radius: int) -> list[tuple[int, int]]:
+    """``(dy, half_width)`` rows of the disk: row ``dy`` spans ``-half_width..half_width``.
+
+    Examples
+    --------
+    >>> disk_half_widths(2)
+    [(-2, 0), (-1, 1), (0, 2), (1, 1), (2, 0)]
+    """
+    return [(dy, math.isqrt(radius * radius - dy * dy)) for dy in range(-radius, radius + 1)]
+
+
+def _checked(stack, selem_radius, downsample_factor) -> int:
+    require_stack(STEP, stack)
+    check_tophat_parameters({"selem_radius": selem_radius, "downsample_factor": downsample_factor})
+    return small_radius(selem_radius, downsample_factor)
+
+
+@mem.numpy
+def tophat_numpy(stack, *, selem_radius=50, downsample_factor=4):
+    """Subtract each plane's background: its opening by a disk, computed downsampled.
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        ``[Z, Y, X]`` stack of integers (up to 16 bits) or ``float32``.
+    selem_radius : int
+        Disk radius in full-resolution pixels; choose it larger than the objects to keep.
+    downsample_factor : int
+        Planes are opened at ``1 / downsample_factor`` of their size (1: full size).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype, never negative. The other libraries equal it exactly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plane = np.full((12, 12), 10, dtype=np.uint16)
+    >>> plane[5:7, 5:7] = 50                      # a small bright spot on a flat background
+    >>> out = tophat_numpy(plane[None], selem_radius=4, downsample_factor=2)
+    >>> int(out.max()), int(out[0, 0, 0]), out.dtype
+    (40, 0, dtype('uint16'))
+    """
+    radius = _checked(stack, selem_radius, downsample_factor)
+    import numpy as np
+    from scipy import ndimage
+    from skimage.morphology import disk
+
+    f = downsample_factor
+    z, height, width = stack.shape
+    padded = np.pad(stack, ((0, 0), (0, -height % f), (0, -width % f)), mode="edge")
+    blocks = padded.reshape(z, padded.shape[1] // f, f, padded.shape[2] // f, f)
+    small = blocks.min(axis=(2, 4))
+    footprint = disk(radius)[None]  # one plane at a time: no reach along Z
+    opened = ndimage.grey_opening(small, footprint=footprint, mode="nearest")
+    background = opened.repeat(f, axis=1).repeat(f, axis=2)[:, :height, :width]
+    return stack - background
+
+
+@mem.cupy
+def tophat_cupy(stack, *, selem_radius=50, downsample_factor=4):
+    """Top-hat background subtraction on the GPU with CuPy (equal to numpy).
+
+    Same stages as :func:`tophat_numpy`, with ``cupyx.scipy.ndimage``.
+
+    Examples
+    --------
+    >>> tophat_cupy.input_memory_type.value
+    'cupy'
+    """
+    radius = _checked(stack, selem_radius, downsample_factor)
+    import cupy as cp
+    from cupyx.scipy import ndimage
+
+    f = downsample_factor
+    z, height, width = stack.shape
+    padded = cp.pad(stack, ((0, 0), (0, -height % f), (0, -width % f)), mode="edge")
+    small = padded.reshape(z, padded.shape[1] // f, f, padded.shape[2] // f, f).min(axis=(2, 4))
+    footprint = cp.zeros((1, 2 * radius + 1, 2 * radius + 1), dtype=bool)
+    for dy, half in disk_half_widths(radius):
+        footprint[0, dy + radius, radius - half : radius + half + 1] = True
+    opened = ndimage.grey_opening(small, footprint=footprint, mode="nearest")
+    background = opened.repeat(f, axis=1).repeat(f, axis=2)[:, :height, :width]
+    return stack - background
+
+
+def _torch_disk_filter(planes, radius: int, reduce: str):
+    """Erode (``"min"``) or dilate (``"max"``) ``[N, 1, H, W]`` planes with a disk.
+
+    A disk is a stack of centred rows, so the filter is, per row offset ``dy``, a 1D running
+    extreme along X (a max-pool) shifted by ``dy``; edges repeat, which for a disk equals
+    ignoring the pixels outside.
+    """
+    import torch
+    import torch.nn.functional as functional
+
+    sign = -1 if reduce == "min" else 1
+    height, width = planes.shape[-2:]
+    padded = functional.pad(sign * planes, (radius, radius, radius, radius), mode="replicate")
+    running = {}
+    result = None
+    for dy, half in disk_half_widths(radius):
+        if half not in running:
+            columns = padded[..., radius - half : radius + half + width]
+            running[half] = functional.max_pool2d(columns, (1, 2 * half + 1), stride=1)
+        shifted = running[half][..., radius + dy : radius + dy + height, :]
+        result = shifted if result is None else torch.maximum(result, shifted)
+    return sign * result
+
+
+@mem.torch
+def tophat_torch(stack, *, selem_radius=50, downsample_factor=4):
+    """Top-hat background subtraction with PyTorch (equal to numpy).
+
+    The disk erosion and dilation are max-pools over its rows (see
+    :func:`tophat_numpy` for the stages and parameters). Computes in ``float32`` (``float64``
+    for 32-bit integers, so values stay exact) and returns the input dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plane = np.full((12, 12), 10, dtype=np.uint16)
+    >>> plane[5:7, 5:7] = 50
+    >>> out = tophat_torch(plane[None], selem_radius=4, downsample_factor=2)
+    >>> int(out.max()), int(out[0, 0, 0]), out.dtype
+    (40, 0, torch.uint16)
+    """
+    radius = _checked(stack, selem_radius, downsample_factor)
+    import torch
+    import torch.nn.functional as functional
+
+    wide = stack.dtype in (torch.int32, torch.uint32, torch.int64, torch.float64)
+    work = stack.to(torch.float64 if wide else torch.float32)[:, None]
+    f = downsample_factor
+    height, width = stack.shape[1:]
+    padded = functional.pad(work, (0, -width % f, 0, -height % f), mode="replicate")
+    small = -functional.max_pool2d(-padded, f, stride=f)
+    eroded = _torch_disk_filter(small, radius, "min")
+    opened = _torch_disk_filter(eroded, radius, "max")
+    background = opened.repeat_interleave(f, dim=2).repeat_interleave(f, dim=3)
+    result = (work - background[..., :height, :width])[:, 0]
+    if stack.dtype == torch.uint16:  # no float -> uint16 cast on every device
+        return result.to(torch.int32).to(torch.uint16)
+    return result.to(stack.dtype)
+
+
+@mem.pyclesperanto
+def tophat_pyclesperanto(stack, *, selem_radius=50, downsample_factor=4):
+    """Top-hat background subtraction with pyclesperanto (equal to numpy).
+
+    Block minima from strided views, the opening with ``minimum_sphere`` /
+    ``maximum_sphere`` (flat in Z), the upsampling with nearest-neighbour ``scale``.
+    See :func:`tophat_numpy` for the stages and parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plane = np.full((12, 12), 10, dtype=np.uint16)
+    >>> plane[5:7, 5:7] = 50
+    >>> out = tophat_pyclesperanto(plane[None], selem_radius=4, downsample_factor=2)
+    >>> int(out.max()), int(out[0, 0, 0]), out.dtype.name
+    (40, 0, 'uint16')
+    """
+    radius = _checked(stack, selem_radius, downsample_factor)
+    import pyclesperanto as cle
+
+    f = downsample_factor
+    _, height, width = stack.shape
+    padded = stack
+    for _ in range(-height % f):
+        padded = cle.concatenate_along_y(padded, padded[:, -1:, :])
+    for _ in range(-width % f):
+        padded = cle.concatenate_along_x(padded, padded[:, :, -1:])
+    small = None
+    for dy in range(f):
+        for dx in range(f):
+            view = padded[:, dy::f, dx::f]
+            small = view if small is None else cle.minimum_images(small, view)
+    eroded = cle.minimum_sphere(small, radius_x=radius, radius_y=radius, radius_z=0)
+    opened = cle.maximum_sphere(eroded, radius_x=radius, radius_y=radius, radius_z=0)
+    grown = cle.scale(opened, factor_x=f, factor_y=f, factor_z=1, centered=False, resize=True)
+    return cle.subtract_images(stack, grown[:, :height, :width])

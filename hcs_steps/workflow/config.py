@@ -1,0 +1,125 @@
+"""Load and validate the workflow configuration before any job runs.
+
+The schema (``workflow/schemas/config.schema.yaml``) is applied with
+``snakemake.utils.validate``, which also fills in the defaults. Errors are re-raised as
+:class:`ConfigError` naming the offending key path (``pipeline[1].params.sigma``), and the
+checks a schema cannot express follow: unique step names, ``keep`` naming real steps, every
+step registered and its parameters accepted by the step library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+SCHEMA_NAME = "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message starts with the key path at fault."""
+
+
+def schema_path() -> Path:
+    """The config schema of the checkout this package runs from.
+
+    Looks in ``./workflow/schemas`` first (running from a clone), then next to the
+    package source (an editable install).
+    """
+    candidates = [
+        Path.cwd() / "workflow" / "schemas" / SCHEMA_NAME,
+        Path(__file__).resolve().parents[2] / "workflow" / "schemas" / SCHEMA_NAME,
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{SCHEMA_NAME} not found in {[str(c.parent) for c in candidates]}: run from the "
+        "hcs-steps checkout"
+    )
+
+
+def key_path(parts) -> str:
+    """Spell a JSON path (keys and list indices) the way a config file reads.
+
+    Examples
+    --------
+    >>> key_path(["pipeline", 1, "params", "sigma"])
+    'pipeline[1].params.sigma'
+    >>> key_path([])
+    '<top level>'
+    """
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "<top level>"
+
+
+def _schema_errors(config: dict, schema: Path) -> None:
+    import jsonschema
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema), set_default=True)
+    except WorkflowError as error:
+        cause = next(
+            (a for a in error.args if isinstance(a, jsonschema.ValidationError)), None
+        )
+        if cause is None:
+            raise ConfigError(f"config: {error}") from error
+        best = jsonschema.exceptions.best_match([cause, *(cause.context or [])])
+        raise ConfigError(f"config key {key_path(best.absolute_path)}: {best.message}") from None
+
+
+def _semantic_errors(config: dict) -> None:
+    from hcs_steps import steps
+
+    names = [entry["name"] for entry in config["pipeline"]]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ConfigError(f"config key pipeline[{index}].name: step name {name!r} is used twice")
+    if config["keep"] != "all":
+        for index, name in enumerate(config["keep"]):
+            if name not in names:
+                raise ConfigError(
+                    f"config key keep[{index}]: {name!r} is not a step name of the pipeline "
+                    f"(known: {', '.join(names)})"
+                )
+    if config["plugins"]:
+        steps.load_plugins(config["plugins"])
+    known = {definition.name for definition in steps.list_steps()}
+    for index, entry in enumerate(config["pipeline"]):
+        if entry["step"] not in known:
+            raise ConfigError(
+                f"config key pipeline[{index}].step: unknown step {entry['step']!r} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        try:
+            steps.validate_parameters(entry["step"], entry["params"])
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"config key pipeline[{index}].params: {error}") from None
+        try:
+            steps.choose_implementation(entry["step"], entry["backend"], gpu_available=False)
+        except ValueError as error:
+            raise ConfigError(f"config key pipeline[{index}].backend: {error}") from None
+
+
+def validate_config(config: dict, schema: Path | None = None) -> dict:
+    """Validate ``config`` in place (defaults filled in) and return it.
+
+    Raises
+    ------
+    ConfigError
+        With the key path of the first problem, e.g. ``config key pipeline[0].step: ...``.
+    """
+    _schema_errors(config, schema or schema_path())
+    _semantic_errors(config)
+    return config
+
+
+def load_config(path: str | Path, schema: Path | None = None) -> dict:
+    """Read a YAML config file and validate it (see :func:`validate_config`)."""
+    with open(path) as handle:
+        config = yaml.safe_load(handle) or {}
+    return validate_config(config, schema)

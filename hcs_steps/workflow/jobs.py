@@ -1,0 +1,84 @@
+"""The bodies of the non-step rules; each writes its own log (jobs may share a process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from hcs_steps.workflow import tables
+from hcs_steps.workflow.run_segment import job_logger
+from hcs_steps.workflow.sources import PlateInput
+
+
+def ingest(plate: PlateInput, well: str, out_plate: str, log: str) -> None:
+    """Copy one well of an instrument folder (or the demo) into the ingested OME-Zarr plate."""
+    from hcs_steps.plate.sources import ingest_well
+
+    with job_logger(log) as logger:
+        path = ingest_well(plate.open(), well, out_plate)
+        logger.info("ingested %s well %s (%s) into %s", plate.name, well, plate.format, path)
+
+
+def plate_metadata(plate: PlateInput, plate_path: str, log: str) -> None:
+    """Write the OME-NGFF plate metadata once all of its wells exist."""
+    from hcs_steps.plate import write_plate_metadata
+
+    with job_logger(log) as logger:
+        extra = {"source_format": plate.format}
+        write_plate_metadata(plate_path, name=plate.name, wells=list(plate.wells),
+                             channel_names=list(plate.channel_names), extra=extra)
+        logger.info("wrote plate metadata of %s (%d wells)", plate_path, len(plate.wells))
+
+
+def well_tables(inputs: dict[str, list[str]], outputs: dict[str, str], log: str) -> None:
+    """Merge a well's per-segment measurement tables, kind by kind."""
+    with job_logger(log) as logger:
+        for kind, path in outputs.items():
+            frame = tables.read_tables(inputs[kind], kind)
+            tables.write_outputs(frame, parquet=path)
+            logger.info("%s: %d rows from %d segment tables", kind, len(frame), len(inputs[kind]))
+
+
+def plate_tables(inputs: dict[str, list[str]], outputs: dict[str, tuple[str, str]],
+                 log: str) -> None:
+    """Merge the wells' tables into plate tables (Parquet and CSV) and the well summary.
+
+    ``outputs`` maps ``counts``, ``objects`` and ``summary`` to ``(parquet, csv)`` paths.
+    """
+    with job_logger(log) as logger:
+        merged = {kind: tables.read_tables(inputs[kind], kind) for kind in tables.MEASUREMENT_COLUMNS}
+        merged["summary"] = tables.well_summary(merged["counts"], merged["objects"])
+        for kind, (parquet, csv) in outputs.items():
+            tables.write_outputs(merged[kind], parquet=parquet, csv=csv)
+            logger.info("%s: %d rows", kind, len(merged[kind]))
+
+
+def heatmaps(summary: str, out_dir: str, plate: PlateInput, layout, log: str) -> None:
+    """One PNG per measurement of the plate's well summary."""
+    import pandas as pd
+
+    from hcs_steps.workflow.heatmap import write_heatmaps
+
+    with job_logger(log) as logger:
+        written = write_heatmaps(pd.read_parquet(summary), out_dir, plate_wells=plate.plate_wells,
+                                 layout=layout)
+        logger.info("wrote %d heatmaps to %s", len(written), out_dir)
+
+
+def software_versions(out: str, log: str) -> None:
+    from hcs_steps.workflow.versions import versions_table
+
+    with job_logger(log) as logger:
+        table = versions_table()
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        logger.info("%d software versions", len(table))
+
+
+def config_copy(config: dict, out: str, log: str) -> None:
+    """The validated config, defaults filled in, as the run used it."""
+    with job_logger(log) as logger:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(yaml.safe_dump(config, sort_keys=False))
+        logger.info("wrote %s", out)

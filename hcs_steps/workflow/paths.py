@@ -1,0 +1,68 @@
+"""Where the workflow writes, in one place (Snakemake patterns and Python callers alike).
+
+Every function takes plain strings, so passing ``"{plate}"`` gives a Snakemake pattern and
+passing ``"demo"`` gives a concrete path. Wells appear in two spellings: ``{row}/{column}``
+inside an OME-Zarr plate (``B/03``, the OME-NGFF layout) and ``{row}{column}`` in table
+file names (``B03``).
+
+Examples
+--------
+>>> step_well("demo", "count", "B", "03")
+'results/demo/steps/count.zarr/B/03'
+>>> well_table("{plate}", "{row}", "{column}", "counts")
+'results/{plate}/tables/wells/{row}{column}.counts.parquet'
+"""
+
+from __future__ import annotations
+
+RESULTS = "results"
+LOGS = "logs"
+MEASUREMENT_KINDS = ("counts", "objects")
+
+
+def ingested_plate(plate: str) -> str:
+    return f"{RESULTS}/{plate}/ingested.zarr"
+
+
+def step_plate(plate: str, step: str) -> str:
+    return f"{RESULTS}/{plate}/steps/{step}.zarr"
+
+
+def well_in(plate_path: str, row: str, column: str) -> str:
+    return f"{plate_path}/{row}/{column}"
+
+
+def step_well(plate: str, step: str, row: str, column: str) -> str:
+    return well_in(step_plate(plate, step), row, column)
+
+
+def segment_measurements(plate: str, segment: str, row: str, column: str, kind: str) -> str:
+    return f"{RESULTS}/{plate}/measurements/{segment}/{row}{column}.{kind}.parquet"
+
+
+def well_table(plate: str, row: str, column: str, kind: str) -> str:
+    return f"{RESULTS}/{plate}/tables/wells/{row}{column}.{kind}.parquet"
+
+
+def plate_table(plate: str, kind: str, extension: str) -> str:
+    return f"{RESULTS}/{plate}/tables/{kind}.{extension}"
+
+
+def heatmaps(plate: str) -> str:
+    return f"{RESULTS}/{plate}/heatmaps"
+
+
+def versions() -> str:
+    return f"{RESULTS}/software_versions.csv"
+
+
+def config_copy() -> str:
+    return f"{RESULTS}/config.yaml"
+
+
+def log(plate: str, rule: str, name: str) -> str:
+    return f"{LOGS}/{plate}/{rule}/{name}.log"
+
+
+def benchmark(plate: str, rule: str, name: str) -> str:
+    return f"{RESULTS}/{plate}/benchmarks/{rule}/{name}.tsv"

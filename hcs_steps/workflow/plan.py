@@ -1,0 +1,206 @@
+"""Turn the configured pipeline into segments: what runs in one job, in one process.
+
+Each step gets a memory type (its configured backend, or what ``auto`` picks for this
+machine) and a device class (``cpu`` or ``gpu``). A *segment* is a maximal run of
+consecutive steps with the same memory type and device: the well's data is converted once
+on entry, stays in that library (and on that device) across the steps, and is written once
+on exit. With ``fuse: false`` every step is its own segment. Between segments the data
+passes through the step's OME-Zarr result on disk; each such hand-over is a
+:class:`Conversion`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hcs_steps.workflow.gpu_slots import visible_gpus
+
+HOST_ONLY_TYPES = {"numpy"}
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One configured step with the implementation chosen for it."""
+
+    name: str
+    step: str
+    params: dict
+    memory_type: str
+    device: str
+    channels: str | tuple[str, ...]
+    reason: str
+
+    def spec(self) -> dict:
+        """JSON-able description (what a segment job runs, and a rerun trigger)."""
+        channels = self.channels if self.channels == "all" else list(self.channels)
+        return {
+            "name": self.name,
+            "step": self.step,
+            "params": self.params,
+            "memory_type": self.memory_type,
+            "channels": channels,
+        }
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Consecutive steps that run in one job: one memory type, one device class."""
+
+    index: int
+    steps: tuple[PlannedStep, ...]
+    written: tuple[str, ...]
+    resources: dict = field(default_factory=dict)
+
+    @property
+    def memory_type(self) -> str:
+        return self.steps[0].memory_type
+
+    @property
+    def device(self) -> str:
+        return self.steps[0].device
+
+    @property
+    def uses_gpu(self) -> bool:
+        return self.device == "gpu"
+
+    @property
+    def name(self) -> str:
+        """``normalize`` for one step, ``normalize_to_count`` for several."""
+        first, last = self.steps[0].name, self.steps[-1].name
+        return first if first == last else f"{first}_to_{last}"
+
+    @property
+    def rule_name(self) -> str:
+        return f"segment_{self.name}"
+
+    @property
+    def output_step(self) -> str:
+        """The step whose result the next segment reads."""
+        return self.steps[-1].name
+
+    def spec(self) -> dict:
+        return {
+            "segment": self.name,
+            "memory_type": self.memory_type,
+            "device": self.device,
+            "steps": [step.spec() for step in self.steps],
+            "written": list(self.written),
+        }
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A change of memory type or device where the data leaves one segment for the next."""
+
+    source: str
+    target: str
+    source_type: str
+    target_type: str
+    source_device: str
+    target_device: str
+
+    def describe(self) -> str:
+        change = (
+            "no type change"
+            if (self.source_type, self.source_device) == (self.target_type, self.target_device)
+            else f"{self.source_type}@{self.source_device} -> {self.target_type}@{self.target_device}"
+        )
+        return f"{self.source} -> {self.target}: {change} (via numpy and the OME-Zarr result)"
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[PlannedStep, ...]
+    segments: tuple[Segment, ...]
+    conversions: tuple[Conversion, ...]
+    use_gpu: bool
+
+
+def decide_gpu(setting) -> bool:
+    """Whether this run uses GPUs: ``true``/``false`` as configured, ``auto`` if one is visible.
+
+    Examples
+    --------
+    >>> decide_gpu(True), decide_gpu(False)
+    (True, False)
+    """
+    if setting == "auto":
+        return bool(visible_gpus())
+    return bool(setting)
+
+
+def plan_step(entry: dict, use_gpu: bool) -> PlannedStep:
+    """Choose the memory type and device of one validated pipeline entry."""
+    from hcs_steps import steps
+
+    available = [t.value for t in steps.get_step(entry["step"]).implementations]
+    params = steps.validate_parameters(entry["step"], entry["params"])
+    memory_type, _ = steps.choose_implementation(
+        entry["step"], entry["backend"], gpu_available=use_gpu
+    )
+    memory_type = memory_type.value
+    if entry["backend"] == "auto":
+        machine = "GPU in use" if use_gpu else "no GPU in use"
+        reason = f"auto ({machine}; implementations: {', '.join(available)})"
+    else:
+        reason = "configured"
+    if entry["device"] == "cpu" or memory_type in HOST_ONLY_TYPES:
+        device = "cpu"
+    elif entry["device"] == "gpu":
+        device = "gpu"
+    else:
+        device = "gpu" if use_gpu else "cpu"
+    channels = entry["channel"] if entry["channel"] == "all" else tuple(entry["channel"])
+    return PlannedStep(
+        entry["name"], entry["step"], params, memory_type, device, channels, reason
+    )
+
+
+def group_segments(planned: list[PlannedStep], fuse: bool) -> list[list[PlannedStep]]:
+    """Split steps into maximal same-(memory type, device) runs, or one per step.
+
+    Examples
+    --------
+    >>> def s(name, mt):
+    ...     return PlannedStep(name, name, {}, mt, "cpu", "all", "")
+    >>> runs = group_segments([s("a", "torch"), s("b", "torch"), s("c", "numpy")], True)
+    >>> [[step.name for step in run] for run in runs]
+    [['a', 'b'], ['c']]
+    >>> len(group_segments([s("a", "torch"), s("b", "torch")], False))
+    2
+    """
+    runs: list[list[PlannedStep]] = []
+    for step in planned:
+        previous = runs[-1][-1] if runs else None
+        if (
+            fuse
+            and previous is not None
+            and (previous.memory_type, previous.device) == (step.memory_type, step.device)
+        ):
+            runs[-1].append(step)
+        else:
+            runs.append([step])
+    return runs
+
+
+def build_plan(config: dict) -> Plan:
+    """Plan a validated config (see :mod:`hcs_steps.workflow.config`)."""
+    use_gpu = decide_gpu(config["gpu"])
+    planned = [plan_step(entry, use_gpu) for entry in config["pipeline"]]
+    keep = config["keep"]
+    segments = []
+    for index, run in enumerate(group_segments(planned, config["fuse"])):
+        written = tuple(
+            step.name for step in run if step is run[-1] or keep == "all" or step.name in keep
+        )
+        resources = {"gpu": 1 if run[0].device == "gpu" else 0}
+        if run[0].device == "gpu":
+            resources.update(config["gpu_resources"])
+        segments.append(Segment(index, tuple(run), written, resources))
+    conversions = [
+        Conversion(
+            a.output_step, b.steps[0].name, a.memory_type, b.memory_type, a.device, b.device
+        )
+        for a, b in zip(segments, segments[1:], strict=False)
+    ]
+    return Plan(tuple(planned), tuple(segments), tuple(conversions), use_gpu)

@@ -1,0 +1,179 @@
+"""Run one planned segment on one well: the body of every step rule.
+
+Reads the well's chunks once (``(fields, channels, Z, Y, X)`` numpy), and for each field and
+channel converts the ``[Z, Y, X]`` stack once to the segment's memory type on the job's
+device, applies the segment's steps in memory, and converts back to numpy only where a
+result is written: after the last step, and after steps listed under ``keep``. Special
+outputs (``counts``, ``objects``) become per-well measurement tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import logging
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot
+from hcs_steps.workflow.tables import MEASUREMENT_COLUMNS, write_table
+
+
+@contextlib.contextmanager
+def job_logger(path: str | Path | None):
+    """A logger writing to this job's log file only (jobs may share one process)."""
+    logger = logging.getLogger(f"hcs_steps.job.{uuid.uuid4().hex}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = logging.FileHandler(path, mode="w") if path else logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    try:
+        yield logger
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def applies_to(step: dict, channel: str) -> bool:
+    """Whether a planned step (its ``spec()``) processes ``channel``.
+
+    Examples
+    --------
+    >>> applies_to({"channels": "all"}, "DAPI"), applies_to({"channels": ["GFP"]}, "DAPI")
+    (True, False)
+    """
+    return step["channels"] == "all" or channel in step["channels"]
+
+
+def _device_for(memory_type: str, slot: GpuSlot) -> str | None:
+    # pyclesperanto names OpenCL devices, not "cpu"/"cuda:N": let it pick its default.
+    if memory_type == "pyclesperanto" and slot.gpu_id is None:
+        return None
+    return slot.device
+
+
+def _stack_results(well: str, name: str, per_field: list[list[np.ndarray]]) -> np.ndarray:
+    shapes = {stack.shape for field in per_field for stack in field}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"well {well}: after step {name!r} the channels have different shapes {sorted(shapes)}"
+            "; a step that changes the stack shape (e.g. a projection) must apply to all channels"
+        )
+    dtype = np.result_type(*[stack.dtype for field in per_field for stack in field])
+    return np.stack([np.stack([s.astype(dtype, copy=False) for s in f]) for f in per_field])
+
+
+def _special_tables(special: dict, context: dict, tables: dict[str, list]) -> None:
+    for kind in MEASUREMENT_COLUMNS:
+        frame = special.get(kind)
+        if frame is not None and len(frame):
+            tables[kind].append(frame.assign(**context))
+
+
+def import_pyclesperanto_before_tensorflow(memory_type: str) -> None:
+    """pyclesperanto imported after tensorflow segfaults (tensorflow#119254); jobs share a
+    process under ``--force-use-threads``, so a tensorflow job imports pyclesperanto first."""
+    if (
+        memory_type == "tensorflow"
+        and "tensorflow" not in sys.modules
+        and importlib.util.find_spec("pyclesperanto") is not None
+    ):
+        importlib.import_module("pyclesperanto")
+
+
+def process_well(data: np.ndarray, spec: dict, channel_names, slot: GpuSlot, implementations):
+    """Apply a segment to a well array; return ``(results by step name, tables by kind)``.
+
+    ``implementations`` maps each step name to its decorated function.
+    """
+    from hcs_steps import memory
+
+    import_pyclesperanto_before_tensorflow(spec["memory_type"])
+    target = memory.MemoryType(spec["memory_type"])
+    device = _device_for(spec["memory_type"], slot)
+    written = set(spec["written"])
+    results = {name: [] for name in spec["written"]}
+    tables = {kind: [] for kind in MEASUREMENT_COLUMNS}
+    for field in range(data.shape[0]):
+        for name in results:
+            results[name].append([])
+        for channel_index, channel in enumerate(channel_names):
+            stack = memory.convert(data[field, channel_index], target, device=device)
+            for step in spec["steps"]:
+                if applies_to(step, channel):
+                    output = implementations[step["name"]](stack, **step["params"])
+                    if isinstance(output, tuple):
+                        stack, special = output
+                        context = {"field": field, "channel": channel, "step": step["name"]}
+                        _special_tables(special, context, tables)
+                    else:
+                        stack = output
+                if step["name"] in written:
+                    host = memory.convert(stack, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True)
+                    results[step["name"]][-1].append(np.asarray(host))
+    return results, tables
+
+
+def run_segment(
+    spec: dict,
+    *,
+    plate: str,
+    well: str,
+    input_plate: str,
+    output_plates: dict[str, str],
+    measurements: dict[str, str],
+    channel_names: list[str],
+    log: str | None = None,
+    plugins: list[str] = (),
+    provenance: dict | None = None,
+) -> None:
+    """Run ``spec`` (a :meth:`~hcs_steps.workflow.plan.Segment.spec`) on one well.
+
+    Writes the well into each plate of ``output_plates`` (step name -> plate path) and the
+    special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
+    """
+    from hcs_steps import memory, plate as plates, steps
+
+    with job_logger(log) as logger:
+        steps.load_plugins(plugins)
+        implementations = {
+            step["name"]: steps.get_step(step["step"]).implementations[
+                memory.MemoryType(step["memory_type"])
+            ]
+            for step in spec["steps"]
+        }
+        data = plates.read_well(input_plate, well, channels=list(channel_names))
+        logger.info("plate %s well %s: read %s %s from %s", plate, well, data.shape, data.dtype,
+                    input_plate)
+        wants_gpu = spec["device"] == "gpu"
+        with gpu_slot() if wants_gpu else contextlib.nullcontext(
+            GpuSlot("cpu", None, "segment planned for the CPU")
+        ) as slot:
+            logger.info("segment %s (%s): device %s - %s", spec["segment"], spec["memory_type"],
+                        slot.device, slot.reason)
+            if wants_gpu and slot.gpu_id is None:
+                logger.warning("no GPU for this GPU-typed segment: %s runs on the CPU",
+                               spec["memory_type"])
+            for step in spec["steps"]:
+                logger.info("step %s = %s[%s] params %s channels %s", step["name"], step["step"],
+                            step["memory_type"], step["params"], step["channels"])
+            device = _device_for(spec["memory_type"], slot)
+            with memory.use_device(device) if device else contextlib.nullcontext():
+                results, tables = process_well(data, spec, channel_names, slot, implementations)
+        for name, per_field in results.items():
+            array = _stack_results(well, name, per_field)
+            record = {**(provenance or {}), "segment": spec, "step": name, "well": well}
+            plates.write_well(output_plates[name], well, array, channel_names=list(channel_names),
+                              provenance=record)
+            logger.info("wrote step %s: %s %s to %s", name, array.shape, array.dtype,
+                        output_plates[name])
+        for kind, path in measurements.items():
+            frame = pd.concat(tables[kind]) if tables[kind] else None
+            write_table(frame, kind, path, plate=plate, well=well)
+            logger.info("wrote %d %s rows to %s", 0 if frame is None else len(frame), kind, path)

@@ -1,0 +1,81 @@
+"""The configured plates: where each comes from, which wells and channels run, where step 1 reads.
+
+OME-Zarr plates are read in place; every other format (instrument folders, the demo plate)
+is first ingested, well by well, into ``results/<plate>/ingested.zarr``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hcs_steps.workflow import paths
+from hcs_steps.workflow.config import ConfigError
+
+
+@dataclass(frozen=True)
+class PlateInput:
+    """One configured plate, resolved against its source."""
+
+    name: str
+    format: str
+    path: str | None
+    pattern: str | None
+    missing: str
+    wells: tuple[str, ...]
+    plate_wells: tuple[str, ...]
+    channel_names: tuple[str, ...]
+
+    @property
+    def ingest(self) -> bool:
+        return self.format != "ome-zarr"
+
+    @property
+    def input_plate(self) -> str:
+        return paths.ingested_plate(self.name) if self.ingest else self.path
+
+    def open(self):
+        from hcs_steps.plate.sources import open_source
+
+        return open_source(self.path, self.format, pattern=self.pattern, missing=self.missing)
+
+
+def _selected(requested, available, what: str, key: str, canonical=lambda x: x) -> tuple:
+    if requested == "all":
+        return tuple(available)
+    chosen = []
+    for index, item in enumerate(requested):
+        name = canonical(item)
+        if name not in available:
+            raise ConfigError(
+                f"config key {key}[{index}]: no {what} {item!r}; available: {', '.join(available)}"
+            )
+        chosen.append(name)
+    return tuple(chosen)
+
+
+def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
+    """Open the source of one ``plates`` entry and apply the well and channel selections."""
+    from hcs_steps.plate import PlateDataError, canonical_well
+    from hcs_steps.plate.layout import sort_wells
+
+    probe = PlateInput(name, entry["format"], entry.get("path"), entry.get("pattern"),
+                       entry["missing"], (), (), ())
+    try:
+        source = probe.open()
+    except (PlateDataError, OSError) as error:
+        raise ConfigError(f"config key plates.{name}: {error}") from None
+    wells_key = f"plates.{name}.wells" if "wells" in entry else "wells"
+    wells = _selected(entry.get("wells", config["wells"]), list(source.wells), "well",
+                      wells_key, canonical_well)
+    channels = _selected(config["channels"], list(source.channel_names), "channel", "channels")
+    for index, step in enumerate(config["pipeline"]):
+        if step["channel"] != "all":
+            _selected(step["channel"], list(channels), "channel",
+                      f"pipeline[{index}].channel")
+    return PlateInput(name, entry["format"], entry.get("path"), entry.get("pattern"),
+                      entry["missing"], tuple(sort_wells(wells)), tuple(source.wells), channels)
+
+
+def resolve_plates(config: dict) -> dict[str, PlateInput]:
+    """Every configured plate by name (see :func:`resolve_plate`)."""
+    return {name: resolve_plate(name, entry, config) for name, entry in config["plates"].items()}

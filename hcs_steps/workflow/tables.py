@@ -1,0 +1,107 @@
+"""Measurement tables: per well, merged per plate, and summarised per well for heatmaps.
+
+Every row carries where it came from: ``plate``, ``well``, ``field``, ``channel`` and the
+pipeline ``step`` that measured it, followed by the step's own columns (``counts``:
+``plane, count``; ``objects``: ``plane, label, y, x, area, mean_intensity``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+MEASUREMENT_COLUMNS = {
+    "counts": ["plane", "count"],
+    "objects": ["plane", "label", "y", "x", "area", "mean_intensity"],
+}
+KEY_COLUMNS = ["plate", "well", "field", "channel", "step"]
+SUMMARY_COLUMNS = ["plate", "well", "step", "channel", "measurement", "value"]
+
+
+def empty_table(kind: str) -> pd.DataFrame:
+    """A zero-row table with the columns of ``kind``.
+
+    Examples
+    --------
+    >>> list(empty_table("counts").columns)
+    ['plate', 'well', 'field', 'channel', 'step', 'plane', 'count']
+    """
+    return pd.DataFrame({column: pd.Series(dtype="object" if column in
+                                           ("plate", "well", "channel", "step") else "float64")
+                         for column in KEY_COLUMNS + MEASUREMENT_COLUMNS[kind]})
+
+
+def tidy(frame: pd.DataFrame | None, kind: str, *, plate: str, well: str) -> pd.DataFrame:
+    """Add ``plate``/``well``, order the columns and rows, reset the index.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"plane": [0], "count": [7], "field": [0], "channel": ["DAPI"],
+    ...                     "step": ["count"]})
+    >>> tidy(raw, "counts", plate="p", well="B03").iloc[0].tolist()
+    ['p', 'B03', 0, 'DAPI', 'count', 0, 7]
+    """
+    if frame is None or frame.empty:
+        return empty_table(kind)
+    frame = frame.assign(plate=plate, well=well)
+    columns = KEY_COLUMNS + MEASUREMENT_COLUMNS[kind]
+    order = [c for c in ["field", "channel", "step", "plane", "label"] if c in columns]
+    return frame[columns].sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def write_table(frame, kind: str, path, *, plate: str, well: str) -> None:
+    """Write one well's ``kind`` table as Parquet (a zero-row table when there is none)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tidy(frame, kind, plate=plate, well=well).to_parquet(path, index=False)
+
+
+def read_tables(paths, kind: str) -> pd.DataFrame:
+    """Concatenate Parquet tables, keeping the columns even when all are empty."""
+    frames = [pd.read_parquet(path) for path in paths]
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return empty_table(kind)
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_outputs(frame: pd.DataFrame, parquet=None, csv=None) -> None:
+    for path in (parquet, csv):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if parquet:
+        frame.to_parquet(parquet, index=False)
+    if csv:
+        frame.to_csv(csv, index=False)
+
+
+def well_summary(counts: pd.DataFrame, objects: pd.DataFrame) -> pd.DataFrame:
+    """One value per plate, well, step, channel and measurement (what the heatmaps show).
+
+    ``count_mean``: objects per field and plane; ``count_total``: objects in the well;
+    ``area_mean`` and ``intensity_mean``: over the well's objects.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"plate": "p", "well": ["A01", "A01"], "field": [0, 1],
+    ...                        "channel": "DAPI", "step": "count", "plane": 0, "count": [4, 6]})
+    >>> well_summary(counts, empty_table("objects"))[["measurement", "value"]].values.tolist()
+    [['count_mean', 5.0], ['count_total', 10.0]]
+    """
+    keys = ["plate", "well", "step", "channel"]
+    parts = []
+    if len(counts):
+        grouped = counts.groupby(keys, sort=True)["count"]
+        parts += [grouped.mean().rename("count_mean"), grouped.sum().rename("count_total")]
+    if len(objects):
+        grouped = objects.groupby(keys, sort=True)
+        parts += [grouped["area"].mean().rename("area_mean"),
+                  grouped["mean_intensity"].mean().rename("intensity_mean")]
+    if not parts:
+        return pd.DataFrame({column: [] for column in SUMMARY_COLUMNS})
+    wide = pd.concat(parts, axis=1)
+    long = wide.reset_index().melt(id_vars=keys, var_name="measurement", value_name="value")
+    long["value"] = long["value"].astype(float)
+    return long.sort_values(keys + ["measurement"], kind="stable").reset_index(drop=True)[
+        SUMMARY_COLUMNS
+    ]

@@ -1,0 +1,100 @@
+"""Fixtures shared by every test: one ``memory_type`` per array library, and GPU skipping.
+
+Set ``HCS_STEPS_TEST_BACKENDS=numpy,torch,...`` to turn a missing library from a skip
+into a failure, so CI cannot pass by silently skipping a library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+
+import pytest
+
+HOST_TYPES = ("numpy", "torch", "jax", "tensorflow", "pyclesperanto")
+GPU_ONLY_TYPES = ("cupy",)
+BACKENDS_ENV = "HCS_STEPS_TEST_BACKENDS"
+
+
+class _PyclesperantoBeforeTensorflow:
+    """Import pyclesperanto before tensorflow, whoever imports tensorflow first.
+
+    tensorflow exports its LLVM symbols globally and pyclesperanto's OpenCL (pocl)
+    imported afterwards segfaults the process (tensorflow#119254); test modules that
+    import tensorflow at the top would otherwise crash the whole run.
+    """
+
+    def __init__(self):
+        self.done = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" and not self.done:
+            self.done = True
+            if "pyclesperanto" not in sys.modules and importlib.util.find_spec("pyclesperanto"):
+                importlib.import_module("pyclesperanto")
+        return None
+
+
+sys.meta_path.insert(0, _PyclesperantoBeforeTensorflow())
+
+
+def requested_backends() -> set[str]:
+    """The libraries named in ``HCS_STEPS_TEST_BACKENDS``."""
+    return {name.strip() for name in os.environ.get(BACKENDS_ENV, "").split(",") if name.strip()}
+
+
+def require_backend(name: str):
+    """Return the adapter of library ``name``, importing it.
+
+    Skips the test when the library is missing, or fails it when the run asked for that
+    library through ``HCS_STEPS_TEST_BACKENDS``.
+    """
+    from hcs_steps.memory.adapters import adapter_for
+
+    adapter = adapter_for(name)
+    try:
+        adapter.lib()
+    except ImportError as exc:
+        if name in requested_backends():
+            pytest.fail(f"{name} is named in {BACKENDS_ENV} but cannot be imported: {exc}")
+        pytest.skip(f"{name} is not installed")
+    return adapter
+
+
+BACKEND_PARAMS = [
+    *HOST_TYPES,
+    *(pytest.param(name, marks=pytest.mark.gpu) for name in GPU_ONLY_TYPES),
+]
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def memory_type(request):
+    """Each memory type in turn (cupy only on a CUDA machine), its library imported."""
+    from hcs_steps.memory import MemoryType
+
+    require_backend(request.param)
+    return MemoryType(request.param)
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def target_memory_type(request):
+    """A second memory type, so that tests can run over every ordered pair of libraries."""
+    from hcs_steps.memory import MemoryType
+
+    require_backend(request.param)
+    return MemoryType(request.param)
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    from hcs_steps.memory.device import cuda_available
+
+    if cuda_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU; none is usable here")
+    for item in gpu_items:
+        item.add_marker(skip)

@@ -1,0 +1,169 @@
+"""convert() over every ordered pair of libraries: values, dtype, sharing, awkward inputs."""
+
+import numpy as np
+import pytest
+from memory_support import (
+    WRITABLE_TYPES,
+    ZERO_COPY_TYPES,
+    data_pointer,
+    host_copy,
+    is_writable,
+    sample,
+    unaligned,
+    write_first,
+)
+
+from hcs_steps.memory import (
+    MemoryConversionError,
+    MemoryType,
+    convert,
+    convert_memory,
+    detect_memory_type,
+    device_of,
+)
+from hcs_steps.memory.adapters import adapter_for
+
+DTYPES = [np.uint8, np.uint16, np.int32, np.float32]
+
+
+def expected_device(memory_type):
+    return adapter_for(memory_type).default_device()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_values_dtype_library_and_device_survive_every_pair(
+    memory_type, target_memory_type, dtype
+):
+    original = sample(dtype=dtype)
+    source = convert(original, memory_type)
+    result = convert(source, target_memory_type)
+    assert detect_memory_type(result) is target_memory_type
+    assert device_of(result) == expected_device(target_memory_type)
+    back = host_copy(result)
+    assert back.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(back, original)
+
+
+def test_same_library_and_device_returns_the_input(memory_type):
+    source = convert(sample(), memory_type)
+    assert convert(source, memory_type) is source
+    assert convert_memory(source, memory_type.value) is source
+
+
+def test_aligned_host_arrays_are_shared_and_writes_are_visible(memory_type, target_memory_type):
+    if memory_type is target_memory_type or not {memory_type, target_memory_type} <= (
+        ZERO_COPY_TYPES
+    ):
+        pytest.skip("no zero-copy claim for this pair")
+    source = convert(sample(), memory_type)
+    result = convert(source, target_memory_type)
+    assert data_pointer(result) == data_pointer(source)
+    writable, other = (source, result) if is_writable(source) else (result, source)
+    if not is_writable(writable):
+        return  # jax <-> tensorflow: both immutable, the shared pointer is the proof
+    write_first(writable, 77)
+    assert host_copy(other)[0, 0, 0] == 77
+
+
+def test_read_only_memory_never_becomes_writable(target_memory_type):
+    original = sample()
+    original.flags.writeable = False
+    result = convert(original, target_memory_type)
+    np.testing.assert_array_equal(host_copy(result), original)
+    if target_memory_type in WRITABLE_TYPES and data_pointer(result) == original.ctypes.data:
+        assert target_memory_type is MemoryType.NUMPY and not result.flags.writeable
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        pytest.param(lambda a: a[:, ::2, 1:], id="non-contiguous"),
+        pytest.param(lambda a: a[::-1, :, ::-1], id="negative-strides"),
+        pytest.param(unaligned, id="unaligned"),
+        pytest.param(lambda a: np.asfortranarray(a), id="fortran-order"),
+    ],
+)
+def test_awkward_layouts_convert_exactly(memory_type, target_memory_type, view):
+    awkward = view(sample())
+    result = convert(convert(awkward, memory_type), target_memory_type)
+    np.testing.assert_array_equal(host_copy(result), awkward)
+
+
+def test_tensorflow_never_receives_an_unaligned_buffer(memory_type):
+    from conftest import require_backend
+
+    tf = require_backend("tensorflow").lib()
+    source = convert(unaligned(sample()), memory_type)
+    tensor = convert(source, "tensorflow")
+    # A TF op on an unaligned buffer aborts the process; reaching the assert is the test.
+    assert data_pointer(tensor) % 64 == 0
+    assert float(tf.reduce_sum(tensor)) == float(sample().sum())
+
+
+def test_jax_shares_aligned_and_copies_unaligned_numpy():
+    pytest.importorskip("jax")
+    aligned = sample()
+    assert data_pointer(convert(aligned, "jax")) == aligned.ctypes.data
+    offset = unaligned(aligned)
+    shifted = convert(offset, "jax")
+    assert data_pointer(shifted) != offset.ctypes.data
+    np.testing.assert_array_equal(host_copy(shifted), aligned)
+
+
+@pytest.mark.parametrize("unknown", [[1, 2, 3], "stack", 3.0, None, np.float32(1)])
+def test_unknown_types_are_refused(unknown, target_memory_type):
+    with pytest.raises(TypeError, match="expected an array of numpy"):
+        convert(unknown, target_memory_type)
+
+
+def test_unknown_target_name_is_refused():
+    with pytest.raises(ValueError, match="unknown memory type 'numpie'"):
+        convert(sample(), "numpie")
+
+
+REFUSED = {
+    MemoryType.JAX: [np.float64, np.int64, np.uint64, np.complex128],
+    MemoryType.PYCLESPERANTO: [np.float64, np.int64, np.uint64, np.bool_, np.float16],
+}
+
+
+def test_dtype_changes_are_refused_with_the_dtype_named(memory_type, target_memory_type):
+    refused = REFUSED.get(target_memory_type, [])
+    if memory_type is target_memory_type or not refused:
+        pytest.skip("the target holds every dtype the source can")
+    if target_memory_type is MemoryType.JAX:
+        import jax
+
+        assert not jax.config.jax_enable_x64
+    for dtype in refused:
+        name = np.dtype(dtype).name
+        if adapter_for(memory_type).unsupported_dtype(np.dtype(dtype)):
+            continue  # the source cannot hold it either
+        source = convert(sample(dtype=dtype), memory_type)
+        with pytest.raises(MemoryConversionError, match=name) as caught:
+            convert(source, target_memory_type)
+        assert caught.value.method == "dtype"
+        assert caught.value.target_type is target_memory_type
+
+
+def test_jax_keeps_64_bit_dtypes_in_x64_mode():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    try:
+        result = convert(sample(dtype=np.float64), "jax")
+        assert result.dtype == np.float64
+    finally:
+        jax.config.update("jax_enable_x64", False)
+
+
+def test_torch_bfloat16_has_no_numpy_dtype_and_is_refused():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(MemoryConversionError, match="bfloat16"):
+        convert(torch.zeros((1, 2, 2), dtype=torch.bfloat16), "numpy")
+
+
+def test_torch_tensors_that_require_grad_convert_on_the_host():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("jax")
+    tensor = torch.ones((2, 2, 2), requires_grad=True)
+    np.testing.assert_array_equal(host_copy(convert(tensor, "jax")), np.ones((2, 2, 2)))

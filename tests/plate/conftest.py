@@ -1,0 +1,30 @@
+"""Independent checks for every plate the tests write: two validators and ome-zarr's reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def check_plate_with_other_tools(path: Path, wells: int, field_count: int) -> None:
+    """Validate ``path`` with yaozarrs and ngff-zarr and open it with ome-zarr's reader."""
+    import ngff_zarr
+    import yaozarrs
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Plate, Reader
+
+    yaozarrs.validate_zarr_store(str(path))
+    hcs = ngff_zarr.from_hcs_zarr(str(path), validate=True)
+    assert len(hcs.metadata.wells) == wells
+    first = hcs.metadata.wells[0]
+    well = hcs.get_well_by_indices(first.rowIndex, first.columnIndex)
+    assert len(well.images) == field_count
+    assert well.get_image(0).images[0].data.ndim == 4  # c, z, y, x
+    root = next(iter(Reader(parse_url(str(path)))()))
+    assert any(isinstance(spec, Plate) for spec in root.specs)
+
+
+@pytest.fixture
+def validate_plate():
+    return check_plate_with_other_tools

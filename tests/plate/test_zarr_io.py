@@ -1,0 +1,183 @@
+"""Round trips of wells and plates through NGFF 0.5 and 0.4, atomic and concurrent writes."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+
+import numpy as np
+import pytest
+import zarr
+from ome_zarr import writer as ome_writer
+from ome_zarr.format import FormatV04
+
+from hcs_steps.buffers import is_aligned
+from hcs_steps.plate import (
+    PlateDataError,
+    open_plate,
+    plate_well_path,
+    read_well,
+    write_plate_metadata,
+    write_well,
+)
+from hcs_steps.plate import writer as plate_writer
+
+
+def well_data(seed: int, shape=(2, 2, 3, 40, 50), dtype=np.uint16) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 4000, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("version", ["0.5", "0.4"])
+def test_plate_round_trip_is_valid_and_exact(tmp_path, validate_plate, version):
+    plate = tmp_path / "plate.zarr"
+    wells = {"B03": well_data(1), "H12": well_data(2)}
+    for well, data in wells.items():
+        write_well(plate, well, data, channel_names=["DAPI", "GFP"], ngff_version=version,
+                   pixel_size_zyx=(2.0, 0.65, 0.65))
+    write_plate_metadata(plate, name="screen-1", wells=list(wells), channel_names=["DAPI", "GFP"])
+    validate_plate(plate, wells=2, field_count=2)
+
+    layout = open_plate(plate)
+    assert (layout.name, layout.wells, layout.field_count) == ("screen-1", ["B03", "H12"], 2)
+    assert (layout.channel_names, layout.shape_zyx) == (["DAPI", "GFP"], (3, 40, 50))
+    assert (layout.dtype, layout.ngff_version) == (np.uint16, version)
+    assert (len(layout.rows), len(layout.columns)) == (8, 12)
+    for well, data in wells.items():
+        back = read_well(plate, well)
+        assert is_aligned(back) and back.dtype == data.dtype
+        np.testing.assert_array_equal(back, data)
+
+
+def test_selection_of_fields_and_channels(tmp_path):
+    data = well_data(3, shape=(3, 3, 2, 16, 16))
+    write_well(tmp_path / "p.zarr", "A01", data, channel_names=["a", "b", "c"])
+    np.testing.assert_array_equal(
+        read_well(tmp_path / "p.zarr", "A01", fields=[2, 0], channels=["c", "a"]),
+        data[[2, 0]][:, [2, 0]],
+    )
+    np.testing.assert_array_equal(read_well(tmp_path / "p.zarr", "A1", fields=1, channels=1),
+                                  data[1:2, 1:2])
+    with pytest.raises(PlateDataError, match=r"no channel 'd'; available: \['a', 'b', 'c'\]"):
+        read_well(tmp_path / "p.zarr", "A01", channels=["d"])
+    with pytest.raises(PlateDataError, match="no field 3"):
+        read_well(tmp_path / "p.zarr", "A01", fields=[3])
+
+
+def test_provenance_is_stored_with_the_well(tmp_path):
+    data = well_data(4)
+    step = {"step": "denoise", "function": "hcs_steps.steps.gaussian", "parameters": {"sigma": 1},
+            "input_checksum": "sha256:abc"}
+    well_dir = write_well(tmp_path / "p.zarr", "C07", data, channel_names=["a", "b"],
+                          provenance=step)
+    record = json.loads((well_dir / "zarr.json").read_text())["attributes"]["hcs_steps"]
+    provenance = record["provenance"]
+    assert {k: provenance[k] for k in step} == step
+    assert provenance["library_versions"]["zarr"] == zarr.__version__
+    assert provenance["output_checksum"].startswith("sha256:")
+    assert well_dir == plate_well_path(tmp_path / "p.zarr", "C07")
+
+
+def test_1536_well_rows(tmp_path, validate_plate):
+    plate = tmp_path / "p.zarr"
+    write_well(plate, "AF48", well_data(5, shape=(1, 1, 1, 8, 8)), channel_names=["x"])
+    write_well(plate, "AA01", well_data(6, shape=(1, 1, 1, 8, 8)), channel_names=["x"])
+    write_plate_metadata(plate, name="p", wells=["AF48", "AA01"])
+    validate_plate(plate, wells=2, field_count=1)
+    layout = open_plate(plate)
+    assert layout.wells == ["AA01", "AF48"]
+    assert (len(layout.rows), len(layout.columns)) == (32, 48)
+
+
+def test_reads_a_04_plate_written_by_ome_zarr_with_other_paths(tmp_path):
+    """Array paths, columns and field paths come from the metadata, not from conventions."""
+    plate = tmp_path / "foreign.zarr"
+    fmt = FormatV04()
+    root = zarr.open_group(plate, mode="w", zarr_format=2)
+    data = well_data(7, shape=(2, 2, 4, 32, 32))
+    ome_writer.write_plate_metadata(root, ["A", "B"], ["1", "2", "3"], ["B/3"], fmt=fmt)
+    well = root.require_group("B").require_group("3")
+    ome_writer.write_well_metadata(well, [{"path": "fov-a"}, {"path": "fov-b"}], fmt=fmt)
+    for name, field in zip(["fov-a", "fov-b"], data, strict=True):
+        image = well.require_group(name)
+        ome_writer.write_image(field, image, axes="czyx", fmt=fmt, scale_factors=())
+        # Move the array to an unconventional path and point the metadata at it.
+        attrs = json.loads((plate / "B/3" / name / ".zattrs").read_text())
+        dataset = attrs["multiscales"][0]["datasets"][0]
+        shutil.move(plate / "B/3" / name / dataset["path"], plate / "B/3" / name / "full")
+        dataset["path"] = "full"
+        attrs["omero"] = {"channels": [{"label": "DNA"}, {"label": "Actin"}]}
+        (plate / "B/3" / name / ".zattrs").write_text(json.dumps(attrs))
+    layout = open_plate(plate)
+    assert (layout.ngff_version, layout.wells, layout.field_count) == ("0.4", ["B03"], 2)
+    assert layout.channel_names == ["DNA", "Actin"]
+    np.testing.assert_array_equal(read_well(plate, "B03"), data)
+
+
+def _write_wells(plate, wells):
+    for well in wells:
+        write_well(plate, well, well_data(sum(map(ord, well))), channel_names=["a", "b"])
+
+
+def test_wells_written_concurrently_by_processes(tmp_path, validate_plate):
+    plate = tmp_path / "p.zarr"
+    groups = [["A01", "A02", "B01"], ["A03", "B02", "C01"], ["A04", "B03", "B04"]]
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_wells, args=(plate, g)) for g in groups]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    wells = [w for g in groups for w in g]
+    write_plate_metadata(plate, name="p", wells=wells)
+    validate_plate(plate, wells=len(wells), field_count=2)
+    for well in wells:
+        np.testing.assert_array_equal(read_well(plate, well), well_data(sum(map(ord, well))))
+    assert not [p for p in plate.rglob(".*") if p.name.endswith((".tmp", ".old"))]
+
+
+def test_failed_write_leaves_the_previous_well_untouched(tmp_path, monkeypatch):
+    plate = tmp_path / "p.zarr"
+    old = well_data(8)
+    write_well(plate, "B02", old, channel_names=["a", "b"])
+    calls = []
+
+    def fail_on_second_field(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        original(*args)
+
+    original = plate_writer._write_field
+    monkeypatch.setattr(plate_writer, "_write_field", fail_on_second_field)
+    with pytest.raises(OSError, match="disk full"):
+        write_well(plate, "B02", well_data(9), channel_names=["a", "b"])
+    with pytest.raises(OSError, match="disk full"):
+        calls.clear()
+        write_well(plate, "B03", well_data(9), channel_names=["a", "b"])
+    np.testing.assert_array_equal(read_well(plate, "B02"), old)
+    assert sorted(p.name for p in (plate / "B").iterdir()) == ["02", "zarr.json"]
+
+
+def test_rewriting_a_well_replaces_it(tmp_path):
+    plate = tmp_path / "p.zarr"
+    write_well(plate, "B02", well_data(10), channel_names=["a", "b"])
+    new = well_data(11, shape=(1, 1, 2, 8, 8), dtype=np.float32)
+    write_well(plate, "B02", new, channel_names=["mask"])
+    np.testing.assert_array_equal(read_well(plate, "B02"), new)
+    assert sorted(p.name for p in (plate / "B").iterdir()) == ["02", "zarr.json"]
+
+
+@pytest.mark.parametrize("codec", ["blosc-lz4", "blosc-zstd", "zstd", "none"])
+def test_every_codec_round_trips(tmp_path, codec):
+    data = well_data(12, dtype=np.float32)
+    write_well(tmp_path / "p.zarr", "D04", data, channel_names=["a", "b"], codec=codec)
+    np.testing.assert_array_equal(read_well(tmp_path / "p.zarr", "D04"), data)
+
+
+def test_adding_a_well_of_another_version_is_refused(tmp_path):
+    write_well(tmp_path / "p.zarr", "A01", well_data(13), channel_names=["a", "b"])
+    with pytest.raises(PlateDataError, match="is NGFF 0.5; cannot add a well as NGFF 0.4"):
+        write_well(tmp_path / "p.zarr", "A02", well_data(13), channel_names=["a", "b"],
+                   ngff_version="0.4")

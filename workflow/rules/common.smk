@@ -1,0 +1,109 @@
+# Load and validate the config, plan the pipeline, and the helpers the rules share.
+import re
+from pathlib import Path
+
+from hcs_steps.workflow import jobs, paths
+from hcs_steps.workflow.config import validate_config
+from hcs_steps.workflow.plan import build_plan
+from hcs_steps.workflow.run_segment import run_segment
+from hcs_steps.workflow.sources import resolve_plates
+from hcs_steps.workflow.versions import hcs_steps_version
+
+# Refused here, before any job runs, with the config key at fault in the message.
+validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+PLAN = build_plan(config)
+PLATES = resolve_plates(config)
+VERSION = hcs_steps_version()
+WRITTEN_STEPS = [name for segment in PLAN.segments for name in segment.written]
+
+
+wildcard_constraints:
+    plate="|".join(re.escape(name) for name in PLATES),
+    row="[A-Z]{1,2}",
+    column="[0-9]{2}",
+    result="ingested|steps/[A-Za-z][A-Za-z0-9_]*",
+
+
+def well_name(wildcards):
+    return wildcards.row + wildcards.column
+
+
+def split_well(well):
+    return well.rstrip("0123456789"), well[len(well.rstrip("0123456789")) :]
+
+
+def plate_wells(plate):
+    """(row, column) of every selected well of a plate."""
+    return [split_well(well) for well in PLATES[plate].wells]
+
+
+def segment_input_plate(segment):
+    """A params function: the plate a segment reads (the input, or the previous result)."""
+
+    def input_plate(wildcards):
+        if segment.index == 0:
+            return PLATES[wildcards.plate].input_plate
+        return paths.step_plate(wildcards.plate, PLAN.segments[segment.index - 1].output_step)
+
+    return input_plate
+
+
+def segment_input_well(segment):
+    """An input function: the well directory a segment reads."""
+
+    def input_well(wildcards):
+        plate = segment_input_plate(segment)(wildcards)
+        return paths.well_in(plate, wildcards.row, wildcards.column)
+
+    return input_well
+
+
+def segment_output_plates(segment):
+    def output_plates(wildcards):
+        return {name: paths.step_plate(wildcards.plate, name) for name in segment.written}
+
+    return output_plates
+
+
+def plate_channels(wildcards):
+    return list(PLATES[wildcards.plate].channel_names)
+
+
+def result_wells(wildcards):
+    """Every selected well of the plate ``results/{plate}/{result}.zarr`` (for its metadata)."""
+    plate_path = f"{paths.RESULTS}/{wildcards.plate}/{wildcards.result}.zarr"
+    return [paths.well_in(plate_path, r, c) for r, c in plate_wells(wildcards.plate)]
+
+
+def well_measurements(kind):
+    def measurements(wildcards):
+        return [
+            paths.segment_measurements(
+                wildcards.plate, segment.name, wildcards.row, wildcards.column, kind
+            )
+            for segment in PLAN.segments
+        ]
+
+    return measurements
+
+
+def plate_well_tables(kind):
+    def well_tables(wildcards):
+        return [
+            paths.well_table(wildcards.plate, r, c, kind)
+            for r, c in plate_wells(wildcards.plate)
+        ]
+
+    return well_tables
+
+
+def final_outputs():
+    """What `snakemake` builds by default: every plate's results, tables, heatmaps, report files."""
+    targets = [paths.versions(), paths.config_copy()]
+    for plate in PLATES:
+        targets += [f"{paths.step_plate(plate, name)}/zarr.json" for name in WRITTEN_STEPS]
+        if PLATES[plate].ingest:
+            targets.append(f"{paths.ingested_plate(plate)}/zarr.json")
+        targets += [paths.plate_table(plate, kind, "csv") for kind in ("counts", "objects", "summary")]
+        targets.append(paths.heatmaps(plate))
+    return targets

@@ -1,0 +1,36 @@
+# Instrument folder (or the demo) -> OME-Zarr plate, one well per job; then plate metadata.
+
+
+rule ingest_well:
+    output:
+        directory(paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")),
+    log:
+        paths.log("{plate}", "ingest_well", "{row}{column}"),
+    params:
+        version=VERSION,
+    group:
+        "well"
+    run:
+        jobs.ingest(
+            PLATES[wildcards.plate],
+            well_name(wildcards),
+            paths.ingested_plate(wildcards.plate),
+            log[0],
+        )
+
+
+rule plate_metadata:
+    input:
+        result_wells,
+    output:
+        f"{paths.RESULTS}/{{plate}}/{{result}}.zarr/zarr.json",
+    log:
+        paths.log("{plate}", "plate_metadata", "{result}"),
+    params:
+        version=VERSION,
+    run:
+        jobs.plate_metadata(
+            PLATES[wildcards.plate],
+            f"{paths.RESULTS}/{wildcards.plate}/{wildcards.result}.zarr",
+            log[0],
+        )

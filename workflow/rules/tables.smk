@@ -1,0 +1,81 @@
+# Per-well measurement tables -> plate tables (CSV + Parquet) -> heatmaps.
+
+
+rule well_tables:
+    input:
+        counts=well_measurements("counts"),
+        objects=well_measurements("objects"),
+    output:
+        counts=paths.well_table("{plate}", "{row}", "{column}", "counts"),
+        objects=paths.well_table("{plate}", "{row}", "{column}", "objects"),
+    log:
+        paths.log("{plate}", "well_tables", "{row}{column}"),
+    params:
+        version=VERSION,
+    group:
+        "well"
+    run:
+        jobs.well_tables(
+            {"counts": input.counts, "objects": input.objects},
+            {"counts": output.counts, "objects": output.objects},
+            log[0],
+        )
+
+
+rule plate_tables:
+    input:
+        counts=plate_well_tables("counts"),
+        objects=plate_well_tables("objects"),
+    output:
+        counts=paths.plate_table("{plate}", "counts", "parquet"),
+        counts_csv=report(
+            paths.plate_table("{plate}", "counts", "csv"),
+            caption="../report/counts.rst",
+            category="Tables",
+            subcategory="{plate}",
+        ),
+        objects=paths.plate_table("{plate}", "objects", "parquet"),
+        objects_csv=paths.plate_table("{plate}", "objects", "csv"),
+        summary=paths.plate_table("{plate}", "summary", "parquet"),
+        summary_csv=report(
+            paths.plate_table("{plate}", "summary", "csv"),
+            caption="../report/summary.rst",
+            category="Tables",
+            subcategory="{plate}",
+        ),
+    log:
+        paths.log("{plate}", "plate_tables", "plate"),
+    params:
+        version=VERSION,
+    run:
+        jobs.plate_tables(
+            {"counts": input.counts, "objects": input.objects},
+            {
+                "counts": (output.counts, output.counts_csv),
+                "objects": (output.objects, output.objects_csv),
+                "summary": (output.summary, output.summary_csv),
+            },
+            log[0],
+        )
+
+
+rule heatmaps:
+    input:
+        paths.plate_table("{plate}", "summary", "parquet"),
+    output:
+        report(
+            directory(paths.heatmaps("{plate}")),
+            patterns=["{name}.png"],
+            caption="../report/heatmaps.rst",
+            category="Heatmaps",
+            subcategory="{plate}",
+        ),
+    log:
+        paths.log("{plate}", "heatmaps", "plate"),
+    params:
+        layout=config["heatmap_layout"],
+        version=VERSION,
+    run:
+        jobs.heatmaps(
+            input[0], output[0], PLATES[wildcards.plate], params.layout, log[0]
+        )
