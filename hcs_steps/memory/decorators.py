@@ -7,20 +7,20 @@ result.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 
 from .adapters import adapter_for
 from .adapters.base import is_cuda
 from .convert import convert
-from .device import resolve_device, use_device
+from .device import _local, resolve_device
 from .errors import NoCudaDeviceError
-from .oom import call_with_oom_recovery
+from .oom import is_oom, recover_from_oom
 from .streams import needs_stream, thread_stream
 from .types import MemoryType, accepted_types, as_memory_type, detect_memory_type
 
 _NUMPY = MemoryType.NUMPY
 _UNKNOWN = MemoryType.UNKNOWN
+_PYCLESPERANTO = MemoryType.PYCLESPERANTO
 
 
 def memory_types(
@@ -114,11 +114,14 @@ def _wrap(func, in_type, out_type, oom_recovery, requires_gpu, slice_by_slice):
     stream_type = in_type if in_type in (MemoryType.CUPY, MemoryType.TORCH) else out_type
 
     def run(stack, args, kwargs):
-        if not oom_recovery:
+        try:
             return body(stack, *args, **kwargs)
-        return call_with_oom_recovery(
-            lambda part: body(part, *args, **kwargs), stack, oom_adapters, name
-        )
+        except Exception as exc:
+            if not (oom_recovery and is_oom(exc, oom_adapters)):
+                raise
+            return recover_from_oom(
+                lambda part: body(part, *args, **kwargs), stack, oom_adapters, name, exc
+            )
 
     @functools.wraps(func)
     def wrapper(stack, *args, **kwargs):
@@ -141,16 +144,39 @@ def _wrap(func, in_type, out_type, oom_recovery, requires_gpu, slice_by_slice):
                 f"{name} requires a CUDA GPU, but the job's device is {job_device!r} "
                 "(no CUDA device is available or HCS_STEPS_DEVICE says cpu)"
             )
-        in_device = "cpu" if in_type is _NUMPY else in_adapter.placement(job_device)
-        out_device = "cpu" if out_type is _NUMPY else out_adapter.placement(job_device)
-        with contextlib.ExitStack() as scope:
-            scope.enter_context(use_device(job_device))
+        in_device, out_device = placements(job_device)
+        # use_device() by hand: the generator-based context manager costs microseconds on
+        # every call, and code inside the function must see the job's device.
+        previous = getattr(_local, "device", None)
+        _local.device = job_device
+        try:
             if needs_stream(stream_type, job_device):
-                scope.enter_context(thread_stream(stream_type, job_device))
-            if source is not in_type or in_adapter.device_of(stack) != in_device:
-                stack = convert(stack, in_type, device=in_device)
-            result = run(stack, args, kwargs)
-            return _checked(name, result, out_type, out_adapter, out_device)
+                with thread_stream(stream_type, job_device):
+                    return call(stack, source, in_device, out_device, args, kwargs)
+            return call(stack, source, in_device, out_device, args, kwargs)
+        finally:
+            _local.device = previous
+
+    def call(stack, source, in_device, out_device, args, kwargs):
+        if source is not in_type or in_adapter.device_of(stack) != in_device:
+            stack = convert(stack, in_type, device=in_device)
+        return _checked(name, run(stack, args, kwargs), out_type, out_adapter, out_device)
+
+    static_placements = {}
+
+    def placements(job_device):
+        try:
+            return static_placements[job_device]
+        except KeyError:
+            pass
+        found = (
+            "cpu" if in_type is _NUMPY else in_adapter.placement(job_device),
+            "cpu" if out_type is _NUMPY else out_adapter.placement(job_device),
+        )
+        # pyclesperanto follows its mutable current device, so it is asked every call.
+        if _PYCLESPERANTO not in (in_type, out_type):
+            static_placements[job_device] = found
+        return found
 
     wrapper.input_memory_type = in_type
     wrapper.output_memory_type = out_type

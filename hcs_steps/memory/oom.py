@@ -50,7 +50,11 @@ def call_with_oom_recovery(call, stack, adapters, name: str):
     except Exception as exc:
         if not is_oom(exc, adapters):
             raise
-        original = exc
+        return recover_from_oom(call, stack, adapters, name, exc)
+
+
+def recover_from_oom(call, stack, adapters, name: str, original: BaseException):
+    """The recovery half of :func:`call_with_oom_recovery`, after ``original`` was raised."""
     free_caches(adapters)
     try:
         return call(stack)

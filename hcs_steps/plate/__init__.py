@@ -16,6 +16,7 @@ from hcs_steps.plate.sources import (
     ingest_well,
     open_source,
 )
+from hcs_steps.plate.synthetic import synthetic_plate, synthetic_well
 from hcs_steps.plate.writer import write_plate_metadata, write_well
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "parse_well",
     "plate_well_path",
     "read_well",
+    "synthetic_plate",
+    "synthetic_well",
     "well_fields",
     "write_plate_metadata",
     "write_well",

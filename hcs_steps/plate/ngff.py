@@ -3,6 +3,8 @@
 Writing goes through ``ome_zarr.writer`` (the maintained implementation of the spec) on a
 scratch group; the resulting metadata file(s) are then placed atomically. Reading parses the
 JSON directly, so nothing in a foreign store is instantiated before it has been checked.
+``ome_zarr`` is imported only when writing: it pulls in dask and takes about a second,
+which a job that only reads wells should not pay.
 """
 
 from __future__ import annotations
@@ -12,14 +14,12 @@ import shutil
 from pathlib import Path
 
 import zarr
-from ome_zarr import writer
-from ome_zarr.format import FormatV04, FormatV05
 
 from hcs_steps.plate.atomic import temporary_sibling, write_file_atomically
 from hcs_steps.plate.errors import PlateDataError
 
 DEFAULT_VERSION = "0.5"
-_FORMATS = {"0.4": FormatV04, "0.5": FormatV05}
+VERSIONS = ("0.4", "0.5")
 # Metadata files of a group, in the order they must appear (attributes last).
 _GROUP_FILES = {3: ("zarr.json",), 2: (".zgroup", ".zattrs")}
 
@@ -32,12 +32,11 @@ def ngff_format(version: str):
     >>> ngff_format("0.5").zarr_format, ngff_format("0.4").zarr_format
     (3, 2)
     """
-    try:
-        return _FORMATS[str(version)]()
-    except KeyError:
-        raise PlateDataError(
-            f"NGFF version {version!r} is not supported: use one of {sorted(_FORMATS)}"
-        ) from None
+    from ome_zarr.format import FormatV04, FormatV05
+
+    if str(version) not in VERSIONS:
+        raise PlateDataError(f"NGFF version {version!r} is not supported: use one of {VERSIONS}")
+    return FormatV04() if str(version) == "0.4" else FormatV05()
 
 
 def zarr_format_of(directory: Path) -> int | None:
@@ -118,6 +117,8 @@ def plate_metadata_writer(*, name, rows, columns, well_paths, field_count):
     """A ``write(group, fmt)`` callable that writes NGFF plate metadata."""
 
     def write(group, fmt):
+        from ome_zarr import writer
+
         writer.write_plate_metadata(
             group, rows, columns, well_paths, fmt=fmt, name=name, field_count=field_count,
             acquisitions=[{"id": 0, "name": name, "maximumfieldcount": field_count}],
@@ -128,12 +129,16 @@ def plate_metadata_writer(*, name, rows, columns, well_paths, field_count):
 
 def well_metadata(group, field_paths, fmt) -> None:
     """Write NGFF well metadata listing ``field_paths`` (all in acquisition 0)."""
+    from ome_zarr import writer
+
     writer.write_well_metadata(group, [{"path": p, "acquisition": 0} for p in field_paths],
                                fmt=fmt)
 
 
 def image_metadata(group, fmt, *, array_path, channel_names, windows, scale_zyx, name) -> None:
     """Write single-resolution ``multiscales`` (``c, z, y, x``) and ``omero`` channels."""
+    from ome_zarr import writer
+
     unit = {"unit": "micrometer"} if scale_zyx is not None else {}
     axes = [{"name": "c", "type": "channel"}] + [
         {"name": axis, "type": "space", **unit} for axis in "zyx"

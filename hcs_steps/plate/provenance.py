@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 LIBRARIES = ("hcs-steps", "numpy", "zarr", "numcodecs", "ome-zarr", "tifffile")
 
 
-def library_versions(extra=()) -> dict[str, str]:
+def library_versions(extra=()) -> dict[str, str | None]:
     """Installed versions of the libraries that shape written data (``None`` if absent).
 
     Examples
@@ -18,13 +19,16 @@ def library_versions(extra=()) -> dict[str, str]:
     >>> sorted(library_versions())[:2]
     ['hcs-steps', 'numcodecs']
     """
-    found = {}
-    for name in (*LIBRARIES, *extra):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+    return {name: _version(name) for name in (*LIBRARIES, *extra)}
+
+
+@cache
+def _version(name: str) -> str | None:
+    # importlib.metadata parses package metadata on every call; once per process is enough
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def array_checksum(data: np.ndarray) -> str:

@@ -171,45 +171,58 @@ def read_well(plate, well: str, *, fields=None, channels=None) -> np.ndarray:
 
 
 def _read_field(image: FieldImage, channel_ids: list[int], out: np.ndarray, where: str) -> None:
+    """Decode each selected channel of one field straight into its slot of ``out``.
+
+    One zarr call per channel lets zarr decode chunks concurrently; only when it fails are
+    the chunks read one by one, to name the damaged one.
+    """
     array = zarr.open_array(image.array_dir, mode="r")
-    axes, chunks = image.axes, image.info.chunks
-    c_axis = axes.index("c") if "c" in axes else None
-    view = out.reshape([out.shape[0], *(n for a, n in zip(axes, image.info.shape, strict=True)
-                                        if a != "c")])
-    ranges = [
-        [(0, 1)] if a == "c" else
-        [(s, min(s + k, n)) for s in range(0, n, k)]
-        for a, n, k in zip(axes, image.info.shape, chunks, strict=True)
-    ]
+    c_axis = image.axes.index("c") if "c" in image.axes else None
+    block_shape = tuple(1 if i == c_axis else n for i, n in enumerate(image.info.shape))
     for slot, channel in enumerate(channel_ids):
-        for block in itertools.product(*ranges):
-            selection = tuple(
-                slice(channel, channel + 1) if i == c_axis else slice(*bounds)
-                for i, bounds in enumerate(block)
+        selection = tuple(slice(channel, channel + 1) if i == c_axis else slice(None)
+                          for i in range(len(image.axes)))
+        chunks = list(_chunk_selections(image, selection))
+        here = f"{where}, channel {channel}"
+        if image.checked_chunks:
+            for chunk in chunks:
+                key = _chunk_key(array, image, chunk)
+                if not (image.array_dir / key).is_file():
+                    raise PlateDataError(f"{here}: chunk {key} of {image.array_dir} is missing")
+        target = np.reshape(out[slot], block_shape, copy=False)
+        try:
+            array.get_basic_selection(selection, out=NDBuffer.from_numpy_array(target))
+        except CHUNK_ERRORS as error:
+            raise _locate_damage(array, image, chunks, here, error) from error
+
+
+def _chunk_selections(image: FieldImage, selection: tuple):
+    """The per-chunk selections that make up ``selection`` (whole axes or one channel)."""
+    ranges = [
+        [(s.start, s.stop)] if s.start is not None else
+        [(start, min(start + k, n)) for start in range(0, n, k)]
+        for s, n, k in zip(selection, image.info.shape, image.info.chunks, strict=True)
+    ]
+    for block in itertools.product(*ranges):
+        yield tuple(slice(*bounds) for bounds in block)
+
+
+def _chunk_key(array, image: FieldImage, chunk: tuple) -> str:
+    coords = tuple(s.start // k for s, k in zip(chunk, image.info.chunks, strict=True))
+    return array.metadata.encode_chunk_key(coords)
+
+
+def _locate_damage(array, image: FieldImage, chunks, where: str, error) -> PlateDataError:
+    for chunk in chunks:
+        try:
+            array.get_basic_selection(chunk)
+        except CHUNK_ERRORS as chunk_error:
+            key = _chunk_key(array, image, chunk)
+            return PlateDataError(
+                f"{where}: chunk {key} of {image.array_dir} is corrupt or truncated: "
+                f"{chunk_error}"
             )
-            target = view[(slot, *(s for i, s in enumerate(selection) if i != c_axis))]
-            _read_chunk(array, selection, target, image, where)
-
-
-def _read_chunk(array, selection, target: np.ndarray, image: FieldImage, where: str) -> None:
-    coords = tuple(s.start // k for s, k in zip(selection, image.info.chunks, strict=True))
-    key = array.metadata.encode_chunk_key(coords)
-    if image.checked_chunks and not (image.array_dir / key).is_file():
-        raise PlateDataError(f"{where}: chunk {key} of {image.array_dir} is missing")
-    shape = tuple(s.stop - s.start for s in selection)
-    try:  # decode straight into the aligned buffer where a view of the right shape exists
-        direct = np.reshape(target, shape, copy=False)
-    except ValueError:
-        direct = None
-    try:
-        if direct is not None:
-            array.get_basic_selection(selection, out=NDBuffer.from_numpy_array(direct))
-        else:
-            target[...] = array.get_basic_selection(selection).reshape(target.shape)
-    except CHUNK_ERRORS as error:
-        raise PlateDataError(
-            f"{where}: chunk {key} of {image.array_dir} is corrupt or truncated: {error}"
-        ) from error
+    return PlateDataError(f"{where}: {image.array_dir} cannot be decoded: {error}")
 
 
 def open_plate(plate) -> PlateLayout:

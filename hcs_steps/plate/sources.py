@@ -55,7 +55,7 @@ def open_source(path, format: str, *, pattern: str | None = None, missing: str =
         What a missing plane does: raise naming plate, well, field, channel and plane, or
         read as zeros.
     timepoint : int, optional
-        ImageXpress time point to ingest when the folder holds several.
+        ImageXpress or Phenix time point to ingest when the folder holds several.
 
     Examples
     --------
@@ -81,7 +81,7 @@ def open_source(path, format: str, *, pattern: str | None = None, missing: str =
     if format == "phenix":
         from hcs_steps.plate.ingest.phenix import phenix_source
 
-        return phenix_source(path, missing=missing)
+        return phenix_source(path, missing=missing, timepoint=timepoint)
     if pattern is None:
         raise PlateDataError("format 'pattern' needs pattern=<regex with named groups>")
     from hcs_steps.plate.ingest.pattern import pattern_source

@@ -21,6 +21,9 @@ from hcs_steps.plate.layout import parse_well, plate_grid, plate_well_path, sort
 from hcs_steps.plate.provenance import array_checksum, library_versions
 
 ARRAY_PATH = "0"
+# Chunks of about 4 MiB: whole planes, several of them when planes are small. Measured in
+# benchmarks/plate_io.py: 8 planes of 512 x 512 read about 2x faster than 1 per chunk.
+CHUNK_TARGET_BYTES = 4 << 20
 PROVENANCE_KEY = "hcs_steps"
 
 
@@ -71,12 +74,13 @@ def write_well(
     provenance: dict | None = None,
     pixel_size_zyx=None,
     codec: str = DEFAULT_CODEC,
+    chunk_planes: int | None = None,
     ngff_version: str | None = None,
 ) -> Path:
     """Write one well's images ``(fields, channels, Z, Y, X)`` into ``plate``, atomically.
 
     Each field becomes an image group ``<well>/<f>`` with one ``c, z, y, x`` array chunked
-    by plane, ``omero`` channel names and, on the well group, provenance under
+    in ``chunk_planes`` planes, ``omero`` channel names and, on the well group, provenance under
     ``attributes["hcs_steps"]["provenance"]``: the given ``provenance`` (step, function,
     parameters, input checksum...) plus library versions and the output's checksum.
     Plate-level metadata is not written (see :func:`write_plate_metadata`).
@@ -97,6 +101,9 @@ def write_well(
         Physical pixel size in micrometres.
     codec : str
         One of :data:`hcs_steps.plate.codecs.CODECS`.
+    chunk_planes : int, optional
+        Z planes per chunk (a chunk is one channel's ``chunk_planes`` x Y x X); default:
+        as many as fit in :data:`CHUNK_TARGET_BYTES`, at least one.
     ngff_version : str, optional
         ``"0.5"`` (default for new plates) or ``"0.4"``; must match an existing plate.
 
@@ -129,7 +136,7 @@ def write_well(
         field_paths = [str(f) for f in range(data.shape[0])]
         for path, field in zip(field_paths, data, strict=True):
             image = group.create_group(path)
-            _write_field(image, field, fmt, codec)
+            _write_field(image, field, fmt, codec, chunk_planes)
             ngff.image_metadata(
                 image, fmt, array_path=ARRAY_PATH, channel_names=list(channel_names),
                 windows=_windows(field), scale_zyx=pixel_size_zyx, name=f"{well} field {path}",
@@ -146,14 +153,17 @@ def write_well(
     return final
 
 
-def _write_field(image, field: np.ndarray, fmt, codec: str) -> None:
+def _write_field(image, field: np.ndarray, fmt, codec: str, chunk_planes: int | None) -> None:
     extra = (
         {"dimension_names": ("c", "z", "y", "x")}
         if fmt.zarr_format == 3
         else {"chunk_key_encoding": fmt.chunk_key_encoding}
     )
+    if chunk_planes is None:
+        chunk_planes = max(1, CHUNK_TARGET_BYTES // field[0, 0].nbytes)
+    chunks = (1, min(chunk_planes, field.shape[1]), *field.shape[2:])
     array = image.create_array(
-        ARRAY_PATH, shape=field.shape, dtype=field.dtype, chunks=(1, 1, *field.shape[2:]),
+        ARRAY_PATH, shape=field.shape, dtype=field.dtype, chunks=chunks,
         fill_value=0, **codec_options(codec, fmt.zarr_format),
         config={"write_empty_chunks": True}, **extra,
     )

@@ -20,10 +20,10 @@ In every method objects smaller than ``min_area`` pixels are dropped.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from hcs_steps import memory as mem
+from hcs_steps.steps.blobs import detect_blobs_torch, paint_blobs
 from hcs_steps.steps.params import check_choice, check_number, check_order, require_stack
 from hcs_steps.steps.segmentation import (
     check_segmentation_parameters,
@@ -36,7 +36,6 @@ from hcs_steps.steps.segmentation import (
 
 STEP = "count_cells_single_channel"
 METHODS = ("blob_log", "blob_dog", "threshold", "watershed")
-TORCH_METHODS = ("threshold", "watershed")
 
 
 def check_counting_parameters(params: Mapping[str, object]) -> None:
@@ -70,13 +69,11 @@ def check_counting_parameters(params: Mapping[str, object]) -> None:
 def _blob_labels_numpy(plane, detection_method, min_sigma, max_sigma, num_sigma, threshold,
                        overlap):
     import numpy as np
-    from skimage.draw import disk
     from skimage.feature import blob_dog, blob_log
 
-    labels = np.zeros(plane.shape, np.uint32)
     low, high = float(plane.min()), float(plane.max())
     if low == high:
-        return labels
+        return np.zeros(plane.shape, np.uint32)
     image = (plane.astype(np.float32) - np.float32(low)) / np.float32(high - low)
     if detection_method == "blob_log":
         blobs = blob_log(image, min_sigma=min_sigma, max_sigma=max_sigma,
@@ -84,10 +81,7 @@ def _blob_labels_numpy(plane, detection_method, min_sigma, max_sigma, num_sigma,
     else:
         blobs = blob_dog(image, min_sigma=min_sigma, max_sigma=max_sigma,
                          threshold=threshold, overlap=overlap)
-    for number, (y, x, sigma) in enumerate(blobs, start=1):
-        rows, cols = disk((y, x), sigma * math.sqrt(2), shape=plane.shape)
-        labels[rows, cols] = number
-    return labels
+    return paint_blobs(plane.shape, blobs)
 
 
 @mem.numpy
@@ -95,11 +89,11 @@ def count_cells_single_channel_numpy(
     stack,
     *,
     detection_method="watershed",
-    smoothing_sigma=2.0,
-    min_distance=9,
+    smoothing_sigma=4.0,
+    min_distance=24,
     min_area=50,
-    min_sigma=8.0,
-    max_sigma=24.0,
+    min_sigma=14.0,
+    max_sigma=28.0,
     num_sigma=5,
     threshold=0.1,
     overlap=0.5,
@@ -184,11 +178,11 @@ def count_cells_single_channel_torch(
     stack,
     *,
     detection_method="watershed",
-    smoothing_sigma=2.0,
-    min_distance=9,
+    smoothing_sigma=4.0,
+    min_distance=24,
     min_area=50,
-    min_sigma=8.0,
-    max_sigma=24.0,
+    min_sigma=14.0,
+    max_sigma=28.0,
     num_sigma=5,
     threshold=0.1,
     overlap=0.5,
@@ -196,11 +190,12 @@ def count_cells_single_channel_torch(
 ):
     """Count and measure the cells of each plane with PyTorch (GPU-capable).
 
-    Supports ``detection_method="threshold"`` and ``"watershed"`` (the default); the blob
-    detectors are numpy-only and refused here with a ``ValueError``. Same parameters and
-    outputs as :func:`count_cells_single_channel_numpy` (labels are ``int32``); counts per
-    plane are within 5% (at least 1) of numpy's, and equal for ``"threshold"`` barring
-    float32 smoothing noise at the threshold.
+    Same parameters and outputs as :func:`count_cells_single_channel_numpy` (labels are
+    ``int32``). Counts per plane are within 5% (at least 1) of numpy's; for ``"threshold"``
+    the labels are equal, and for the blob methods the blobs are equal, barring float32
+    rounding at a threshold or between two equal peaks. The blob scale space and its peaks
+    are computed on the device; pruning and painting the few blobs run on the host
+    (:mod:`hcs_steps.steps.blobs`).
 
     Examples
     --------
@@ -213,15 +208,24 @@ def count_cells_single_channel_torch(
     ([2, 0], torch.int32)
     """
     require_stack(STEP, stack)
+    blob = dict(min_sigma=min_sigma, max_sigma=max_sigma, num_sigma=num_sigma,
+                threshold=threshold, overlap=overlap)
     segment = dict(smoothing_sigma=smoothing_sigma, min_distance=min_distance,
                    min_area=min_area)
     check_counting_parameters(
-        {"detection_method": detection_method, "return_labels": return_labels, **segment,
-         "min_sigma": min_sigma, "max_sigma": max_sigma, "num_sigma": num_sigma,
-         "threshold": threshold, "overlap": overlap}
+        {"detection_method": detection_method, "return_labels": return_labels, **blob, **segment}
     )
-    check_choice(STEP, "detection_method", detection_method, TORCH_METHODS)
-    labels = segment_torch(stack, detection_method, **segment)
+    import numpy as np
+    import torch
+
+    if detection_method in ("threshold", "watershed"):
+        labels = segment_torch(stack, detection_method, **segment)
+    else:
+        planes = [
+            ordered_labels_numpy(paint_blobs(stack.shape[1:], blobs), min_area)
+            for blobs in detect_blobs_torch(stack, detection_method, **blob)
+        ]
+        labels = torch.from_numpy(np.stack(planes).astype(np.int32)).to(stack.device)
     counts, objects = measure_torch(labels, stack)
     special = {"counts": counts, "objects": objects}
     if return_labels:

@@ -249,7 +249,7 @@ def median_numpy(stack, *, radius=1):
 
 @mem.pyclesperanto
 def median_pyclesperanto(stack, *, radius=1):
-    """Disk median of each plane with pyclesperanto's ``median_sphere`` (equal to numpy).
+    """Disk median of each plane with pyclesperanto's spherical ``median`` (equal to numpy).
 
     Examples
     --------
@@ -261,7 +261,9 @@ def median_pyclesperanto(stack, *, radius=1):
     check_median_parameters({"radius": radius})
     import pyclesperanto as cle
 
-    return cle.median_sphere(stack, radius_x=radius, radius_y=radius, radius_z=0)
+    return cle.median(
+        stack, radius_x=radius, radius_y=radius, radius_z=0, connectivity="sphere"
+    )
 
 
 @mem.torch

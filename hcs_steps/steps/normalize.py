@@ -65,10 +65,10 @@ def exact_percentile(order_statistic: Callable[[int], float], size: int, q: floa
     >>> import numpy as np
     >>> values = np.array([7.0, 1.0, 4.0, 10.0])
     >>> ordered = np.sort(values)
-    >>> exact_percentile(lambda k: ordered[k], values.size, 30)
-    3.7
-    >>> float(np.percentile(values, 30))
-    3.7
+    >>> exact_percentile(lambda k: ordered[k], values.size, 25)
+    3.25
+    >>> float(np.percentile(values, 25))
+    3.25
     """
     position = q / 100 * (size - 1)
     below = math.floor(position)

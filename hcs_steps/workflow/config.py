@@ -55,6 +55,21 @@ def key_path(parts) -> str:
     return text.lstrip(".") or "<top level>"
 
 
+def _deepest(error):
+    """The most specific error: inside ``oneOf`` branches, the one deepest in the config."""
+    import jsonschema
+
+    candidates, pending = [], [error]
+    while pending:
+        current = pending.pop()
+        candidates.append(current)
+        pending.extend(current.context or [])
+    depth = max(len(c.absolute_path) for c in candidates)
+    return jsonschema.exceptions.best_match(
+        [c for c in candidates if len(c.absolute_path) == depth]
+    )
+
+
 def _schema_errors(config: dict, schema: Path) -> None:
     import jsonschema
     from snakemake.exceptions import WorkflowError
@@ -63,12 +78,12 @@ def _schema_errors(config: dict, schema: Path) -> None:
     try:
         validate(config, str(schema), set_default=True)
     except WorkflowError as error:
-        cause = next(
-            (a for a in error.args if isinstance(a, jsonschema.ValidationError)), None
-        )
-        if cause is None:
+        # validate() raises WorkflowError inside its `except ValidationError`, so the
+        # jsonschema error (with its path) is the context of the WorkflowError.
+        cause = error.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
             raise ConfigError(f"config: {error}") from error
-        best = jsonschema.exceptions.best_match([cause, *(cause.context or [])])
+        best = _deepest(cause)
         raise ConfigError(f"config key {key_path(best.absolute_path)}: {best.message}") from None
 
 
@@ -78,7 +93,9 @@ def _semantic_errors(config: dict) -> None:
     names = [entry["name"] for entry in config["pipeline"]]
     for index, name in enumerate(names):
         if name in names[:index]:
-            raise ConfigError(f"config key pipeline[{index}].name: step name {name!r} is used twice")
+            raise ConfigError(
+                f"config key pipeline[{index}].name: step name {name!r} is used twice"
+            )
     if config["keep"] != "all":
         for index, name in enumerate(config["keep"]):
             if name not in names:

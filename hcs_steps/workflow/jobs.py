@@ -26,6 +26,14 @@ def plate_metadata(plate: PlateInput, plate_path: str, log: str) -> None:
 
     with job_logger(log) as logger:
         extra = {"source_format": plate.format}
+        if plate_path == plate.input_plate and plate.ingest:
+            # what the source knows about the plate, e.g. the demo's true nuclei counts
+            attributes = dict(plate.open().attributes)
+            if "known_counts" in attributes:
+                attributes["known_counts"] = {
+                    well: attributes["known_counts"][well] for well in plate.wells
+                }
+            extra.update(attributes)
         write_plate_metadata(plate_path, name=plate.name, wells=list(plate.wells),
                              channel_names=list(plate.channel_names), extra=extra)
         logger.info("wrote plate metadata of %s (%d wells)", plate_path, len(plate.wells))
@@ -47,7 +55,8 @@ def plate_tables(inputs: dict[str, list[str]], outputs: dict[str, tuple[str, str
     ``outputs`` maps ``counts``, ``objects`` and ``summary`` to ``(parquet, csv)`` paths.
     """
     with job_logger(log) as logger:
-        merged = {kind: tables.read_tables(inputs[kind], kind) for kind in tables.MEASUREMENT_COLUMNS}
+        merged = {kind: tables.read_tables(inputs[kind], kind)
+                  for kind in tables.MEASUREMENT_COLUMNS}
         merged["summary"] = tables.well_summary(merged["counts"], merged["objects"])
         for kind, (parquet, csv) in outputs.items():
             tables.write_outputs(merged[kind], parquet=parquet, csv=csv)

@@ -100,11 +100,9 @@ class Conversion:
     target_device: str
 
     def describe(self) -> str:
-        change = (
-            "no type change"
-            if (self.source_type, self.source_device) == (self.target_type, self.target_device)
-            else f"{self.source_type}@{self.source_device} -> {self.target_type}@{self.target_device}"
-        )
+        source = f"{self.source_type}@{self.source_device}"
+        target = f"{self.target_type}@{self.target_device}"
+        change = "no type change" if source == target else f"{source} -> {target}"
         return f"{self.source} -> {self.target}: {change} (via numpy and the OME-Zarr result)"
 
 

@@ -138,7 +138,8 @@ def run_segment(
     Writes the well into each plate of ``output_plates`` (step name -> plate path) and the
     special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
     """
-    from hcs_steps import memory, plate as plates, steps
+    from hcs_steps import memory, steps
+    from hcs_steps import plate as plates
 
     with job_logger(log) as logger:
         steps.load_plugins(plugins)

@@ -39,8 +39,11 @@ def tidy(frame: pd.DataFrame | None, kind: str, *, plate: str, well: str) -> pd.
     --------
     >>> raw = pd.DataFrame({"plane": [0], "count": [7], "field": [0], "channel": ["DAPI"],
     ...                     "step": ["count"]})
-    >>> tidy(raw, "counts", plate="p", well="B03").iloc[0].tolist()
-    ['p', 'B03', 0, 'DAPI', 'count', 0, 7]
+    >>> table = tidy(raw, "counts", plate="p", well="B03")
+    >>> table.columns.tolist()
+    ['plate', 'well', 'field', 'channel', 'step', 'plane', 'count']
+    >>> table["well"].tolist(), table["count"].tolist()
+    (['B03'], [7])
     """
     if frame is None or frame.empty:
         return empty_table(kind)

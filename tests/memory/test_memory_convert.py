@@ -13,6 +13,7 @@ from memory_support import (
     write_first,
 )
 
+import hcs_steps.memory as memory
 from hcs_steps.memory import (
     MemoryConversionError,
     MemoryType,
@@ -31,9 +32,7 @@ def expected_device(memory_type):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-def test_values_dtype_library_and_device_survive_every_pair(
-    memory_type, target_memory_type, dtype
-):
+def test_values_dtype_library_and_device_survive_every_pair(memory_type, target_memory_type, dtype):
     original = sample(dtype=dtype)
     source = convert(original, memory_type)
     result = convert(source, target_memory_type)
@@ -167,3 +166,23 @@ def test_torch_tensors_that_require_grad_convert_on_the_host():
     pytest.importorskip("jax")
     tensor = torch.ones((2, 2, 2), requires_grad=True)
     np.testing.assert_array_equal(host_copy(convert(tensor, "jax")), np.ones((2, 2, 2)))
+
+
+def test_every_ordered_pair_has_a_named_function(memory_type, target_memory_type):
+    if memory_type is target_memory_type:
+        pytest.skip("same library")
+    pair = getattr(memory, f"convert_{memory_type}_to_{target_memory_type}")
+    assert pair.__name__ == f"convert_{memory_type}_to_{target_memory_type}"
+    result = pair(convert(sample(), memory_type))
+    assert detect_memory_type(result) is target_memory_type
+    np.testing.assert_array_equal(host_copy(result), sample())
+
+
+def test_pair_functions_check_their_source():
+    with pytest.raises(TypeError, match="convert_torch_to_numpy expects a torch array; got numpy"):
+        memory.convert_torch_to_numpy(sample())
+
+
+def test_an_explicit_device_the_target_cannot_use_is_refused():
+    with pytest.raises(ValueError, match="numpy arrays live on 'cpu' only"):
+        convert(sample(), "numpy", device="cuda:0")

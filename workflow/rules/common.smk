@@ -43,7 +43,9 @@ def segment_input_plate(segment):
     def input_plate(wildcards):
         if segment.index == 0:
             return PLATES[wildcards.plate].input_plate
-        return paths.step_plate(wildcards.plate, PLAN.segments[segment.index - 1].output_step)
+        return paths.step_plate(
+            wildcards.plate, PLAN.segments[segment.index - 1].output_step
+        )
 
     return input_plate
 
@@ -60,7 +62,9 @@ def segment_input_well(segment):
 
 def segment_output_plates(segment):
     def output_plates(wildcards):
-        return {name: paths.step_plate(wildcards.plate, name) for name in segment.written}
+        return {
+            name: paths.step_plate(wildcards.plate, name) for name in segment.written
+        }
 
     return output_plates
 
@@ -101,9 +105,14 @@ def final_outputs():
     """What `snakemake` builds by default: every plate's results, tables, heatmaps, report files."""
     targets = [paths.versions(), paths.config_copy()]
     for plate in PLATES:
-        targets += [f"{paths.step_plate(plate, name)}/zarr.json" for name in WRITTEN_STEPS]
+        targets += [
+            f"{paths.step_plate(plate, name)}/zarr.json" for name in WRITTEN_STEPS
+        ]
         if PLATES[plate].ingest:
             targets.append(f"{paths.ingested_plate(plate)}/zarr.json")
-        targets += [paths.plate_table(plate, kind, "csv") for kind in ("counts", "objects", "summary")]
+        targets += [
+            paths.plate_table(plate, kind, "csv")
+            for kind in ("counts", "objects", "summary")
+        ]
         targets.append(paths.heatmaps(plate))
     return targets

@@ -6,10 +6,10 @@ rule ingest_well:
         directory(paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")),
     log:
         paths.log("{plate}", "ingest_well", "{row}{column}"),
-    params:
-        version=VERSION,
     group:
         "well"
+    params:
+        version=VERSION,
     run:
         jobs.ingest(
             PLATES[wildcards.plate],

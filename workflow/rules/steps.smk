@@ -24,16 +24,16 @@ for segment in PLAN.segments:
             paths.log("{plate}", segment.rule_name, "{row}{column}"),
         benchmark:
             paths.benchmark("{plate}", segment.rule_name, "{row}{column}")
+        group:
+            "well"
+        resources:
+            **segment.resources,
         params:
             segment=segment.spec(),
             version=VERSION,
             input_plate=segment_input_plate(segment),
             output_plates=segment_output_plates(segment),
             channels=plate_channels,
-        resources:
-            **segment.resources,
-        group:
-            "well"
         run:
             run_segment(
                 params.segment,

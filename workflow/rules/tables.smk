@@ -10,10 +10,10 @@ rule well_tables:
         objects=paths.well_table("{plate}", "{row}", "{column}", "objects"),
     log:
         paths.log("{plate}", "well_tables", "{row}{column}"),
-    params:
-        version=VERSION,
     group:
         "well"
+    params:
+        version=VERSION,
     run:
         jobs.well_tables(
             {"counts": input.counts, "objects": input.objects},

@@ -19,8 +19,7 @@ class CupyAdapter(Adapter):
         kind, index = parse_device(device)
         if kind != "cuda" or not self.lib().is_available():
             raise NoCudaDeviceError(
-                f"cupy needs a CUDA device, but no CUDA device is available "
-                f"(job device {device!r})"
+                f"cupy needs a CUDA device, but no CUDA device is available (job device {device!r})"
             )
         return f"cuda:{index}"
 

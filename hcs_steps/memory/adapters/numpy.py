@@ -19,14 +19,15 @@ class NumpyAdapter(Adapter):
         return np
 
     def placement(self, device: str) -> str:
+        if normalize_device(device) != "cpu":
+            raise ValueError(f"numpy arrays live on 'cpu' only, not on {device!r}")
         return "cpu"
 
     def device_of(self, x) -> str:
         return "cpu"
 
     def to_device(self, x, device: str):
-        if normalize_device(device) != "cpu":
-            raise ValueError(f"numpy arrays live on 'cpu' only, not on {device!r}")
+        self.placement(device)
         return x
 
     def from_numpy(self, array, device):

@@ -13,8 +13,7 @@ from .base import Adapter
 # The dtypes pyclesperanto stores as they are; it silently wraps int64 to int32 and
 # turns anything else into float32.
 SUPPORTED_DTYPES = frozenset(
-    np.dtype(name)
-    for name in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "float32")
+    np.dtype(name) for name in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "float32")
 )
 
 

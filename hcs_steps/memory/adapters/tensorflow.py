@@ -9,9 +9,11 @@ import sys
 
 import numpy as np
 
-from ...buffers import is_aligned
+from ...buffers import aligned_copy, is_aligned
 from ..types import MemoryType
 from .base import Adapter, normalize_device, parse_device
+
+_DLPACK_CUDA = 2  # DLDeviceType kDLCUDA
 
 
 class TensorflowAdapter(Adapter):
@@ -51,12 +53,19 @@ class TensorflowAdapter(Adapter):
     def from_numpy(self, array, device):
         tf = self.lib()
         with tf.device(self._tf_device(device)):
-            if device == "cpu" and _shareable(array):
-                # tf.convert_to_tensor always copies an ndarray; the DLPack route shares
-                # it. It is safe only for aligned buffers: a TF op on an unaligned
-                # buffer aborts the process, so _shareable checks alignment first.
-                return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
-            return tf.convert_to_tensor(array)
+            if device == "cpu":
+                # convert_to_tensor always copies an ndarray; the DLPack route shares it but
+                # is safe only for aligned buffers (a TF op on an unaligned one aborts the
+                # process), so anything else is first copied into an aligned buffer.
+                if not _shareable(array):
+                    array = aligned_copy(array)
+                try:
+                    return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+                except BufferError:  # e.g. non-native byte order, which DLPack cannot express
+                    return tf.convert_to_tensor(array)
+            # convert_to_tensor builds host constants whatever the device scope; identity
+            # is an op, so it runs (and leaves its result) on the scope's device.
+            return tf.identity(tf.convert_to_tensor(array))
 
     def to_numpy(self, x):
         # np.asarray shares a CPU tensor's buffer (read-only); .numpy() would copy.
@@ -65,9 +74,13 @@ class TensorflowAdapter(Adapter):
         return x.numpy()
 
     def from_dlpack(self, x):
-        # convert_to_tensor on a DLPack producer shares aligned buffers and copies the
-        # rest, unlike tf.experimental.dlpack.from_dlpack, which accepts any alignment.
-        return self.lib().convert_to_tensor(x)
+        tf = self.lib()
+        if x.__dlpack_device__()[0] == _DLPACK_CUDA:
+            # Device allocations are always aligned, so TF's DLPack import is safe here.
+            return tf.experimental.dlpack.from_dlpack(x.__dlpack__())
+        # On the host, convert_to_tensor shares aligned buffers and copies the rest,
+        # unlike tf.experimental.dlpack.from_dlpack, which accepts any alignment.
+        return tf.convert_to_tensor(x)
 
     def concatenate(self, parts):
         return self.lib().concat(parts, axis=0)

@@ -169,10 +169,15 @@ def test_rewriting_a_well_replaces_it(tmp_path):
     assert sorted(p.name for p in (plate / "B").iterdir()) == ["02", "zarr.json"]
 
 
+@pytest.mark.parametrize("version", ["0.5", "0.4"])
 @pytest.mark.parametrize("codec", ["blosc-lz4", "blosc-zstd", "zstd", "none"])
-def test_every_codec_round_trips(tmp_path, codec):
+def test_every_codec_round_trips_and_other_tools_read_it(tmp_path, validate_plate, codec,
+                                                         version):
     data = well_data(12, dtype=np.float32)
-    write_well(tmp_path / "p.zarr", "D04", data, channel_names=["a", "b"], codec=codec)
+    write_well(tmp_path / "p.zarr", "D04", data, channel_names=["a", "b"], codec=codec,
+               ngff_version=version, chunk_planes=2)
+    write_plate_metadata(tmp_path / "p.zarr", name="p", wells=["D04"])
+    validate_plate(tmp_path / "p.zarr", wells=1, field_count=2)
     np.testing.assert_array_equal(read_well(tmp_path / "p.zarr", "D04"), data)
 
 

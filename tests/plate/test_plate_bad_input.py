@@ -29,7 +29,8 @@ def small(seed=0, shape=(2, 1, 2, 16, 16)):
 def plate(tmp_path) -> Path:
     path = tmp_path / "plate.zarr"
     for well in ("B02", "B03"):
-        write_well(path, well, small(), channel_names=["DAPI"])
+        # One plane per chunk, so the error has to name the right one of several chunks.
+        write_well(path, well, small(), channel_names=["DAPI"], chunk_planes=1)
     write_plate_metadata(path, name="p", wells=["B02", "B03"])
     return path
 
@@ -58,14 +59,16 @@ def test_damaged_chunk_names_well_and_chunk(plate, damage):
                "flip": data[:8] + bytes(b ^ 0x55 for b in data[8:16]) + data[16:]}[damage]
     chunk.write_bytes(damaged)
     key = chunk.relative_to(chunk.parents[4]).as_posix()  # c/0/1/0/0
-    with pytest.raises(PlateDataError, match=rf"well B03, field 1: chunk {key} .* corrupt"):
+    message = rf"well B03, field 1, channel 0: chunk {key} .* corrupt"
+    with pytest.raises(PlateDataError, match=message):
         read_well(plate, "B03")
     np.testing.assert_array_equal(read_well(plate, "B02"), small())
 
 
 def test_missing_chunk_of_a_written_well(plate):
     last_chunk(plate, "B02").unlink()
-    with pytest.raises(PlateDataError, match=r"well B02, field 1: chunk c/0/1/0/0 .* missing"):
+    message = r"well B02, field 1, channel 0: chunk c/0/1/0/0 .* missing"
+    with pytest.raises(PlateDataError, match=message):
         read_well(plate, "B02")
 
 

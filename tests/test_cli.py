@@ -1,0 +1,82 @@
+"""The ``hcs-steps`` console script."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import hcs_steps.steps as steps
+from hcs_steps.cli import main
+
+
+def test_list_prints_every_step_with_types_and_parameters(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for step in steps.list_steps():
+        assert f"{step.name}  [{', '.join(t.value for t in step.memory_types)}]" in out
+    assert "selem_radius = 50, downsample_factor = 4" in out
+
+
+def test_show_prints_one_step(capsys):
+    assert main(["show", "tophat"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tophat\n  memory types: numpy, cupy, torch, pyclesperanto\n")
+    assert "    selem_radius = 50\n" in out and "Parameters\n----------" in out
+
+
+def test_show_unknown_step_fails_with_the_known_names(capsys):
+    assert main(["show", "segment_cells"]) == 2
+    assert "unknown step 'segment_cells'; known steps: count_cells" in capsys.readouterr().err
+
+
+def test_list_and_show_load_plugins(tmp_path, monkeypatch, capsys):
+    (tmp_path / "cli_lab_plugin.py").write_text(
+        textwrap.dedent(
+            '''
+            from hcs_steps import memory
+            from hcs_steps.steps import register_step
+
+            @register_step("cli_lab_invert")
+            @memory.numpy
+            def invert(stack, *, maximum=255):
+                """Invert an 8-bit stack."""
+                return maximum - stack
+            '''
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert main(["show", "cli_lab_invert", "--plugin", "cli_lab_plugin"]) == 0
+        assert "maximum = 255" in capsys.readouterr().out
+        assert main(["list", "--plugin", "cli_lab_plugin"]) == 0
+        assert "cli_lab_invert  [numpy]" in capsys.readouterr().out
+    finally:
+        steps.unregister_step("cli_lab_invert")
+        sys.modules.pop("cli_lab_plugin", None)
+
+
+def test_plan_hands_over_to_the_workflow(monkeypatch):
+    plan_cli = pytest.importorskip("hcs_steps.workflow.plan_cli")
+    seen = []
+    monkeypatch.setattr(plan_cli, "main", lambda configfile: seen.append(configfile) or 3)
+    assert main(["plan", "my.yaml"]) == 3
+    assert main(["plan"]) == 3
+    assert seen == ["my.yaml", None]
+
+
+def test_no_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+
+
+def test_installed_console_script_lists_steps():
+    script = Path(sys.executable).with_name("hcs-steps")
+    if not script.exists():
+        pytest.skip("hcs-steps is not installed as a console script in this environment")
+    result = subprocess.run([str(script), "list"], capture_output=True, text=True, check=True)
+    assert "stack_percentile_normalize  [numpy, torch, cupy, jax]" in result.stdout

@@ -1,0 +1,62 @@
+"""One segment on one well, without Snakemake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hcs_steps.plate import read_well
+from hcs_steps.workflow.config import validate_config
+from hcs_steps.workflow.plan import build_plan
+from hcs_steps.workflow.run_segment import run_segment
+
+
+def segment_spec(pipeline, **extra):
+    config = {"plates": {"demo": {"format": "demo"}}, "pipeline": pipeline, "gpu": False}
+    config.update(extra)
+    return build_plan(validate_config(config)).segments[0].spec()
+
+
+def run(tmp_path, tiny_plate, spec, well="B03"):
+    outputs = {name: str(tmp_path / f"{name}.zarr") for name in spec["written"]}
+    measurements = {kind: str(tmp_path / f"{kind}.parquet") for kind in ("counts", "objects")}
+    log = tmp_path / "job.log"
+    run_segment(spec, plate="tiny", well=well, input_plate=str(tiny_plate),
+                output_plates=outputs, measurements=measurements,
+                channel_names=["nuclei", "membrane"], log=str(log))
+    return outputs, measurements, log.read_text()
+
+
+def test_steps_apply_to_their_channels_only(tmp_path, tiny_plate):
+    spec = segment_spec([
+        {"name": "smooth", "step": "gaussian", "backend": "numpy", "channel": ["membrane"]},
+        {"name": "count", "step": "count_cells_single_channel", "backend": "numpy",
+         "channel": ["nuclei"], "params": {"detection_method": "threshold", "min_area": 20}},
+    ], keep=["smooth"])
+    outputs, measurements, log = run(tmp_path, tiny_plate, spec)
+    source = read_well(tiny_plate, "B03")
+    smoothed = read_well(outputs["smooth"], "B03")
+    np.testing.assert_array_equal(smoothed[:, 0], source[:, 0])  # nuclei passed through
+    assert not np.array_equal(smoothed[:, 1], source[:, 1])
+    counts = pd.read_parquet(measurements["counts"])
+    assert counts["count"].tolist() == [5, 5, 5] and set(counts["channel"]) == {"nuclei"}
+    assert pd.read_parquet(measurements["objects"])["well"].unique().tolist() == ["B03"]
+    assert "segment smooth_to_count (numpy): device cpu" in log
+
+
+def test_projection_on_some_channels_only_is_refused(tmp_path, tiny_plate):
+    spec = segment_spec([{"name": "project", "step": "max_projection", "backend": "numpy",
+                          "channel": ["nuclei"]}])
+    with pytest.raises(ValueError, match="different shapes"):
+        run(tmp_path, tiny_plate, spec)
+
+
+def test_gpu_segment_without_a_gpu_runs_on_cpu_and_says_so(tmp_path, tiny_plate, monkeypatch):
+    monkeypatch.setenv("HCS_STEPS_VISIBLE_GPUS", "")
+    spec = segment_spec([{"name": "project", "step": "max_projection", "backend": "torch"}],
+                        gpu=True)
+    assert spec["device"] == "gpu"
+    outputs, _, log = run(tmp_path, tiny_plate, spec)
+    assert read_well(outputs["project"], "B03").shape == (1, 2, 1, 64, 64)
+    assert "no GPU for this GPU-typed segment: torch runs on the CPU" in log

@@ -1,0 +1,206 @@
+"""Real Snakemake runs of the repository's Snakefile on tiny plates."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from workflow_support import (
+    REPO,
+    WELLS,
+    build_tiny_plate,
+    files_under,
+    make_config,
+    mtimes_under,
+    numpy_pipeline,
+    run_snakemake,
+    write_config,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def job_counts(result) -> dict[str, int]:
+    """The 'Job stats' table of a Snakemake run as {rule: count} (no table: nothing ran)."""
+    output = result.stdout + result.stderr
+    if "Job stats:" not in output:
+        return {}
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
+
+
+@pytest.fixture(scope="module")
+def plate_counts(tmp_path_factory):
+    path = tmp_path_factory.mktemp("module-plate") / "tiny.zarr"
+    return path, build_tiny_plate(path)
+
+
+@pytest.fixture(scope="module")
+def unfused_run(tmp_path_factory, plate_counts):
+    """The numpy pipeline, one rule per step, run once for the tests of this module."""
+    workdir = tmp_path_factory.mktemp("unfused")
+    write_config(workdir, make_config(plate_counts[0], fuse=False))
+    result = run_snakemake(workdir)
+    return workdir, result
+
+
+def test_dry_run_lists_one_job_per_segment_and_well(tmp_path, tiny_plate):
+    write_config(tmp_path, make_config(tiny_plate))
+    counts = job_counts(run_snakemake(tmp_path, "-n"))
+    assert counts["segment_normalize_to_count"] == len(WELLS)
+    assert counts["well_tables"] == len(WELLS)
+    assert counts["plate_tables"] == counts["heatmaps"] == 1
+    assert "ingest_well" not in counts  # an OME-Zarr plate is read in place
+    assert not (tmp_path / "results").exists()
+
+
+def test_full_run_writes_plates_tables_heatmaps_logs(unfused_run, plate_counts):
+    from hcs_steps.plate import open_plate, read_well
+
+    workdir, _ = unfused_run
+    results = workdir / "results" / "tiny"
+    for step in ("normalize", "smooth", "count"):
+        layout = open_plate(results / "steps" / f"{step}.zarr")
+        assert layout.wells == list(WELLS)
+        assert layout.channel_names == ["nuclei", "membrane"]
+    assert read_well(results / "steps" / "count.zarr", "B02").shape == (1, 2, 3, 64, 64)
+    counts = pd.read_parquet(results / "tables" / "counts.parquet")
+    assert list(counts.columns[:5]) == ["plate", "well", "field", "channel", "step"]
+    assert set(counts["channel"]) == {"nuclei"}
+    per_well = counts.groupby("well")["count"].max().to_dict()
+    assert per_well == plate_counts[1]
+    assert pd.read_csv(results / "tables" / "counts.csv").shape == counts.shape
+    objects = pd.read_parquet(results / "tables" / "objects.parquet")
+    assert {"plate", "well", "field", "channel", "area", "mean_intensity"} <= set(objects.columns)
+    heatmaps = sorted(p.name for p in (results / "heatmaps").glob("*.png"))
+    assert "count.nuclei.count_mean.png" in heatmaps
+    for rule in ("segment_normalize", "segment_smooth", "segment_count", "well_tables"):
+        assert len(list((workdir / "logs" / "tiny" / rule).glob("*.log"))) == len(WELLS)
+    assert len(list((results / "benchmarks").rglob("*.tsv"))) == 3 * len(WELLS)
+    assert "numpy" in (workdir / "logs/tiny/segment_count/B02.log").read_text()
+
+
+def test_report_holds_heatmaps_config_and_versions(unfused_run):
+    workdir, _ = unfused_run
+    run_snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text(errors="replace")
+    for name in ("count.nuclei.count_mean.png", "software_versions.csv", "config.yaml"):
+        assert name in html
+
+
+def test_single_well_rerun_is_byte_identical_and_alone(unfused_run):
+    workdir, _ = unfused_run
+    steps = workdir / "results" / "tiny" / "steps"
+    target = steps / "count.zarr" / "B" / "03"
+    before, stamps = files_under(target), mtimes_under(steps)
+    result = run_snakemake(workdir, "-f", str(target.relative_to(workdir)))
+    assert job_counts(result) == {"segment_count": 1}
+    assert files_under(target) == before
+    changed = {p for p, t in mtimes_under(steps).items() if stamps.get(p) != t}
+    assert changed and all(p.startswith("count.zarr/B/03/") for p in changed)
+
+
+def test_parameter_change_reruns_only_affected_rules(unfused_run):
+    workdir, _ = unfused_run
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    run_snakemake(workdir)  # bring everything downstream of the forced well up to date
+    steps = workdir / "results" / "tiny" / "steps"
+    stamps = mtimes_under(steps)
+    config["pipeline"][1]["params"]["sigma"] = 1.5
+    write_config(workdir, config)
+    counts = job_counts(run_snakemake(workdir))
+    assert "segment_normalize" not in counts
+    assert counts["segment_smooth"] == counts["segment_count"] == len(WELLS)
+    after = mtimes_under(steps)
+    assert all(after[p] == t for p, t in stamps.items() if p.startswith("normalize.zarr"))
+    assert any(after[p] != t for p, t in stamps.items() if p.startswith("smooth.zarr"))
+
+
+def test_fused_and_unfused_give_identical_results(tmp_path, tiny_plate):
+    from hcs_steps.plate import read_well
+
+    pipeline = numpy_pipeline()
+    pipeline[0]["backend"] = pipeline[1]["backend"] = "torch"
+    outputs = {}
+    for fuse in (True, False):
+        workdir = tmp_path / f"fuse-{fuse}"
+        write_config(workdir, make_config(tiny_plate, pipeline, fuse=fuse))
+        counts = job_counts(run_snakemake(workdir))
+        segments = sorted(rule for rule in counts if rule.startswith("segment_"))
+        expected = (["segment_count", "segment_normalize_to_smooth"] if fuse
+                    else ["segment_count", "segment_normalize", "segment_smooth"])
+        assert segments == expected
+        results = workdir / "results" / "tiny"
+        outputs[fuse] = (
+            {w: read_well(results / "steps" / "count.zarr", w) for w in WELLS},
+            pd.read_parquet(results / "tables" / "objects.parquet"),
+        )
+    for well in WELLS:
+        np.testing.assert_array_equal(outputs[True][0][well], outputs[False][0][well])
+    pd.testing.assert_frame_equal(outputs[True][1], outputs[False][1])
+    assert not (tmp_path / "fuse-True/results/tiny/steps/normalize.zarr").exists()
+
+
+def test_keep_writes_an_intermediate_of_a_fused_segment(tmp_path, tiny_plate):
+    write_config(tmp_path, make_config(tiny_plate, keep=["normalize"], wells=["B02"]))
+    run_snakemake(tmp_path)
+    steps = tmp_path / "results" / "tiny" / "steps"
+    assert sorted(p.name for p in steps.iterdir()) == ["count.zarr", "normalize.zarr"]
+
+
+def test_pipeline_across_five_libraries(tmp_path, tiny_plate):
+    pipeline = [
+        {"name": "normalize", "step": "stack_percentile_normalize", "backend": "torch"},
+        {"name": "smooth_jax", "step": "gaussian", "backend": "jax", "params": {"sigma": 0.5}},
+        {"name": "smooth_tf", "step": "gaussian", "backend": "tensorflow",
+         "params": {"sigma": 0.5}},
+        {"name": "median", "step": "median", "backend": "pyclesperanto", "params": {"radius": 1}},
+        numpy_pipeline()[2],
+    ]
+    write_config(tmp_path, make_config(tiny_plate, pipeline, wells=["C02"]))
+    run_snakemake(tmp_path)
+    logs = tmp_path / "logs" / "tiny"
+    for rule, library in [("segment_normalize", "torch"), ("segment_smooth_jax", "jax"),
+                          ("segment_smooth_tf", "tensorflow"),
+                          ("segment_median", "pyclesperanto"), ("segment_count", "numpy")]:
+        assert f"({library})" in (logs / rule / "C02.log").read_text()
+    counts = pd.read_parquet(tmp_path / "results/tiny/tables/counts.parquet")
+    assert counts["count"].max() == 8
+
+
+def test_gpu_typed_rules_request_a_gpu(tmp_path, tiny_plate):
+    pipeline = numpy_pipeline()
+    pipeline[1]["backend"] = "torch"
+    write_config(tmp_path, make_config(tiny_plate, pipeline, gpu=True,
+                                       gpu_resources={"slurm_partition": "gpu"}))
+    stdout = run_snakemake(tmp_path, "-n", "--resources", "gpu=1").stdout
+    torch_jobs = [block for block in stdout.split("rule ") if block.startswith("segment_smooth")]
+    assert torch_jobs and all("gpu=1" in b and "slurm_partition=gpu" in b for b in torch_jobs)
+    numpy_jobs = [block for block in stdout.split("rule ") if block.startswith("segment_count")]
+    assert numpy_jobs and all("gpu=1" not in block for block in numpy_jobs)
+
+
+def test_invalid_config_is_refused_before_any_job(tmp_path, tiny_plate):
+    pipeline = numpy_pipeline()
+    pipeline[1]["params"] = {"sigma": "wide"}
+    write_config(tmp_path, make_config(tiny_plate, pipeline))
+    result = run_snakemake(tmp_path, check=False)
+    assert result.returncode != 0
+    assert "pipeline[1].params" in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_demo_config_runs_end_to_end(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["wells"] = ["B03", "C04"]
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path)
+    results = tmp_path / "results" / "demo"
+    assert (results / "ingested.zarr" / "zarr.json").is_file()
+    assert (results / "steps" / "project.zarr" / "zarr.json").is_file()
+    summary = pd.read_csv(results / "tables" / "summary.csv")
+    assert set(summary["well"]) == {"B03", "C04"}
+    assert len(list((results / "heatmaps").glob("*.png"))) == 4
