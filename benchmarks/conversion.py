@@ -140,16 +140,17 @@ def check_targets(rows, overhead):
     at_64 = [
         r for r in rows if r["size_mib"] == 64 and {r["source"], r["target"]} <= ZERO_COPY_TARGET
     ]
-    numpy_overhead = overhead["numpy"]
     targets = {
         "zero_copy_pairs_ratio_below_0.01_at_64MiB": bool(at_64)
         and all(r["hcs_steps_ratio"] < 0.01 and r["hcs_steps_zero_copy"] for r in at_64),
-        "decorator_overhead_below_5us": numpy_overhead["hcs_steps_overhead_us"] < 5,
+        "decorator_overhead_below_5us": all(
+            entry["hcs_steps_overhead_us"] < 5 for entry in overhead.values()
+        ),
     }
-    if "arraybridge_overhead_us" in numpy_overhead:
-        targets["decorator_overhead_at_most_half_of_arraybridge"] = (
-            numpy_overhead["hcs_steps_overhead_us"]
-            <= 0.5 * numpy_overhead["arraybridge_overhead_us"]
+    if all("arraybridge_overhead_us" in entry for entry in overhead.values()):
+        targets["decorator_overhead_at_most_half_of_arraybridge"] = all(
+            entry["hcs_steps_overhead_us"] <= 0.5 * entry["arraybridge_overhead_us"]
+            for entry in overhead.values()
         )
     return targets
 

@@ -73,8 +73,7 @@ def main():
     for backend in ("numpy", "torch"):
         if not steps.library_installed(backend):
             continue
-        supported = METHODS if backend == "numpy" else ("threshold", "watershed")
-        for method in supported:
+        for method in METHODS:
             projected, seconds = count(convert(projection, backend), method, backend)
             per_plane, _ = count(convert(background_free[slab], backend), method, backend)
             errors = per_plane - plane_truth[slab]

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from hcs_steps.plate import read_well, write_well
-from hcs_steps.plate.codecs import CODECS
+from hcs_steps.plate.codecs import CODECS, DEFAULT_CODEC
 from hcs_steps.plate.layout import well_from_indices
 from hcs_steps.plate.provenance import library_versions
 from hcs_steps.plate.synthetic import synthetic_well
+from hcs_steps.plate.writer import CHUNK_TARGET_BYTES
 
 RESULTS = Path(__file__).parent / "results" / "plate_io.json"
 
@@ -130,6 +131,8 @@ def main(argv=None) -> dict:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "libraries": library_versions(),
+        "defaults": {"codec": DEFAULT_CODEC, "chunk_target_bytes": CHUNK_TARGET_BYTES,
+                     "chunk_planes_here": max(1, CHUNK_TARGET_BYTES // (args.size**2 * 2))},
         "rows": rows,
     }
     print(table(rows))

@@ -2,11 +2,13 @@
 
 The input is a 5 x 1024 x 1024 ``uint16`` stack tiled from five planes of the real nuclei
 z-stack (:func:`hcs_steps.samples.nuclei_stack`), so the filters and counters see real
-nuclei. Each implementation gets the stack already in its own library, on the device the
-memory layer picks (a CUDA GPU when one is visible, so GPU rows appear on a CUDA machine);
-one untimed call warms it up (compilation, caches), then the median of a few timed calls
-is reported, each ending with the library's synchronisation. The numpy reference runs in the
-same process, so ``vs numpy`` is a like-for-like ratio (> 1: faster than numpy).
+nuclei. ``count_cells_single_channel`` and ``segment_nuclei`` get it as the pipeline hands
+it to them: percentile-normalized and top-hat filtered (by numpy, untimed). Each
+implementation gets the stack already in its own library, on the device the memory layer
+picks (a CUDA GPU when one is visible, so GPU rows appear on a CUDA machine). One untimed
+call warms it up (compilation, caches), then the median of a few timed calls is reported,
+each ending with the library's synchronisation. The numpy reference runs in the same
+process, so ``vs numpy`` is a like-for-like ratio (> 1: faster than numpy).
 
 Run ``python benchmarks/steps.py`` (``--steps tophat median`` for a subset, ``--repeats``);
 results go to ``benchmarks/results/steps.json``.
@@ -31,11 +33,19 @@ RESULTS = Path(__file__).parent / "results" / "steps.json"
 SHAPE = (5, 1024, 1024)
 #: Parameters where the default would make the step trivially cheap.
 PARAMS = {"gaussian": {"sigma": 2.0}, "median": {"radius": 2}}
+#: Steps that run after background removal in a pipeline.
+ON_PREPROCESSED = {"count_cells_single_channel", "segment_nuclei"}
 
 
 def benchmark_stack() -> np.ndarray:
     planes = samples.nuclei_stack()[26:31]
     return np.ascontiguousarray(np.tile(planes, (1, 4, 4)))
+
+
+def preprocessed(stack: np.ndarray) -> np.ndarray:
+    normalize = steps.choose_implementation("stack_percentile_normalize", "numpy")[1]
+    tophat = steps.choose_implementation("tophat", "numpy")[1]
+    return tophat(normalize(stack))
 
 
 def synchronize(result) -> None:
@@ -79,7 +89,8 @@ def main(argv=None):
     if steps.library_installed(MemoryType.PYCLESPERANTO):
         import pyclesperanto  # noqa: F401
 
-    host_stack = benchmark_stack()
+    raw = benchmark_stack()
+    inputs = {False: raw, True: preprocessed(raw)}
     device = resolve_device()
     names = args.steps or [step.name for step in steps.list_steps()]
     rows = []
@@ -97,6 +108,7 @@ def main(argv=None):
             if not steps.library_installed(memory_type):
                 continue
             try:
+                host_stack = inputs[name in ON_PREPROCESSED]
                 stack = convert(host_stack, memory_type, device=device)
                 seconds, result = time_call(
                     step.implementations[memory_type], stack, params, args.repeats

@@ -45,22 +45,41 @@ def requested_backends() -> set[str]:
     return {name.strip() for name in os.environ.get(BACKENDS_ENV, "").split(",") if name.strip()}
 
 
-def require_backend(name: str):
-    """Return the adapter of library ``name``, importing it.
+_unusable: dict[str, str | None] = {}
 
-    Skips the test when the library is missing, or fails it when the run asked for that
-    library through ``HCS_STEPS_TEST_BACKENDS``.
+
+def require_backend(name: str):
+    """Return the adapter of library ``name`` after checking that it imports and works.
+
+    Skips the test when the library is missing or cannot hold a tiny array (no OpenCL or
+    CUDA device), or fails it when the run named that library in ``HCS_STEPS_TEST_BACKENDS``.
     """
     from hcs_steps.memory.adapters import adapter_for
 
     adapter = adapter_for(name)
+    if name not in _unusable:
+        _unusable[name] = _why_unusable(adapter)
+    reason = _unusable[name]
+    if reason is not None:
+        if name in requested_backends():
+            pytest.fail(f"{name} is named in {BACKENDS_ENV} but cannot be used: {reason}")
+        pytest.skip(f"{name} cannot be used here: {reason}")
+    return adapter
+
+
+def _why_unusable(adapter) -> str | None:
+    import numpy as np
+
     try:
         adapter.lib()
     except ImportError as exc:
-        if name in requested_backends():
-            pytest.fail(f"{name} is named in {BACKENDS_ENV} but cannot be imported: {exc}")
-        pytest.skip(f"{name} is not installed")
-    return adapter
+        return f"not installed ({exc})"
+    try:
+        probe = adapter.from_numpy(np.ones((1, 1, 1), np.float32), adapter.default_device())
+        adapter.to_numpy(probe)
+    except Exception as exc:  # any failure means the library cannot run tests here
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 BACKEND_PARAMS = [

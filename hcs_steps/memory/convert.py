@@ -52,6 +52,18 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
         need a host round trip that was not allowed.
     TypeError
         When ``data`` is not an array of a supported library.
+    NoCudaDeviceError
+        When the target is cupy and no CUDA device is available.
+    MissingLibraryError
+        When the target library is not installed (the message names the extra).
+
+    Notes
+    -----
+    Host arrays are shared, not copied, between numpy, torch, jax and tensorflow when
+    they are C-contiguous and 64-byte aligned (see :mod:`hcs_steps.buffers`): do not
+    write to a buffer after handing it to jax or tensorflow, which assume it never
+    changes. Read-only, negative-stride and unaligned inputs are copied where the target
+    could not share them safely. pyclesperanto always copies (push/pull).
 
     Examples
     --------

@@ -43,6 +43,12 @@ def memory_types(
         The function takes one 2D ``[Y, X]`` plane; it is applied per Z plane and the
         results are restacked. Special outputs become per-plane lists.
 
+    Notes
+    -----
+    The function receives a view of the caller's buffer wherever the two libraries can
+    share memory (numpy, torch, jax and tensorflow on the host), so it must not modify its
+    input in place; views of jax and tensorflow buffers are read-only for that reason.
+
     Examples
     --------
     >>> import numpy as np
@@ -123,6 +129,27 @@ def _wrap(func, in_type, out_type, oom_recovery, requires_gpu, slice_by_slice):
                 lambda part: body(part, *args, **kwargs), stack, oom_adapters, name, exc
             )
 
+    static_placements = {}
+
+    def placements(job_device):
+        try:
+            return static_placements[job_device]
+        except KeyError:
+            pass
+        found = (
+            "cpu" if in_type is _NUMPY else in_adapter.placement(job_device),
+            "cpu" if out_type is _NUMPY else out_adapter.placement(job_device),
+        )
+        # pyclesperanto follows its mutable current device, so it is asked every call.
+        if _PYCLESPERANTO not in (in_type, out_type):
+            static_placements[job_device] = found
+        return found
+
+    def call(stack, source, in_device, out_device, args, kwargs):
+        if source is not in_type or in_adapter.device_of(stack) != in_device:
+            stack = convert(stack, in_type, device=in_device)
+        return _checked(name, run(stack, args, kwargs), out_type, out_adapter, out_device)
+
     @functools.wraps(func)
     def wrapper(stack, *args, **kwargs):
         source = detect_memory_type(stack)
@@ -156,27 +183,6 @@ def _wrap(func, in_type, out_type, oom_recovery, requires_gpu, slice_by_slice):
             return call(stack, source, in_device, out_device, args, kwargs)
         finally:
             _local.device = previous
-
-    def call(stack, source, in_device, out_device, args, kwargs):
-        if source is not in_type or in_adapter.device_of(stack) != in_device:
-            stack = convert(stack, in_type, device=in_device)
-        return _checked(name, run(stack, args, kwargs), out_type, out_adapter, out_device)
-
-    static_placements = {}
-
-    def placements(job_device):
-        try:
-            return static_placements[job_device]
-        except KeyError:
-            pass
-        found = (
-            "cpu" if in_type is _NUMPY else in_adapter.placement(job_device),
-            "cpu" if out_type is _NUMPY else out_adapter.placement(job_device),
-        )
-        # pyclesperanto follows its mutable current device, so it is asked every call.
-        if _PYCLESPERANTO not in (in_type, out_type):
-            static_placements[job_device] = found
-        return found
 
     wrapper.input_memory_type = in_type
     wrapper.output_memory_type = out_type

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import zarr
@@ -37,6 +38,18 @@ def ngff_format(version: str):
     if str(version) not in VERSIONS:
         raise PlateDataError(f"NGFF version {version!r} is not supported: use one of {VERSIONS}")
     return FormatV04() if str(version) == "0.4" else FormatV05()
+
+
+def ome_zarr_writer():
+    """``ome_zarr.writer``, imported without the warning ome-zarr 0.18 gives on import.
+
+    The module builds a deprecated ``Scaler`` as a default argument at import time, which
+    warns every user of the module; nothing here uses ``Scaler``.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Call to deprecated class Scaler", DeprecationWarning)
+        from ome_zarr import writer
+    return writer
 
 
 def zarr_format_of(directory: Path) -> int | None:
@@ -117,9 +130,7 @@ def plate_metadata_writer(*, name, rows, columns, well_paths, field_count):
     """A ``write(group, fmt)`` callable that writes NGFF plate metadata."""
 
     def write(group, fmt):
-        from ome_zarr import writer
-
-        writer.write_plate_metadata(
+        ome_zarr_writer().write_plate_metadata(
             group, rows, columns, well_paths, fmt=fmt, name=name, field_count=field_count,
             acquisitions=[{"id": 0, "name": name, "maximumfieldcount": field_count}],
         )
@@ -129,16 +140,12 @@ def plate_metadata_writer(*, name, rows, columns, well_paths, field_count):
 
 def well_metadata(group, field_paths, fmt) -> None:
     """Write NGFF well metadata listing ``field_paths`` (all in acquisition 0)."""
-    from ome_zarr import writer
-
-    writer.write_well_metadata(group, [{"path": p, "acquisition": 0} for p in field_paths],
-                               fmt=fmt)
+    images = [{"path": p, "acquisition": 0} for p in field_paths]
+    ome_zarr_writer().write_well_metadata(group, images, fmt=fmt)
 
 
 def image_metadata(group, fmt, *, array_path, channel_names, windows, scale_zyx, name) -> None:
     """Write single-resolution ``multiscales`` (``c, z, y, x``) and ``omero`` channels."""
-    from ome_zarr import writer
-
     unit = {"unit": "micrometer"} if scale_zyx is not None else {}
     axes = [{"name": "c", "type": "channel"}] + [
         {"name": axis, "type": "space", **unit} for axis in "zyx"
@@ -149,11 +156,37 @@ def image_metadata(group, fmt, *, array_path, channel_names, windows, scale_zyx,
          "window": {"min": lo, "max": hi, "start": lo, "end": hi}}
         for label, (lo, hi) in zip(channel_names, windows, strict=True)
     ]
-    writer.write_multiscales_metadata(
+    ome_zarr_writer().write_multiscales_metadata(
         group,
         [{"path": array_path, "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
         fmt=fmt, axes=axes, name=name, metadata={"omero": {"channels": channels}},
     )
+
+
+def relative_member(path, where: str) -> str:
+    """``path`` when it names something inside its group: relative, no ``..``, not empty.
+
+    Paths in metadata are joined to the plate directory; refusing anything else keeps a
+    crafted plate from pointing reads outside itself.
+
+    Examples
+    --------
+    >>> relative_member("B/03", "plate")
+    'B/03'
+    >>> relative_member("../../etc", "plate")
+    Traceback (most recent call last):
+    ...
+    hcs_steps.plate.errors.PlateDataError: plate lists path '../../etc': expected a path \
+inside the group (relative, without '..')
+    """
+    if not isinstance(path, str) or "\\" in path or any(
+        part in ("", ".", "..") for part in path.split("/")  # "" also catches "/abs" and "a//b"
+    ):
+        raise PlateDataError(
+            f"{where} lists path {path!r}: expected a path inside the group (relative, "
+            "without '..')"
+        )
+    return path
 
 
 def multiscale_info(ome: dict, where: str) -> tuple[str, list[str], list[float] | None]:
@@ -168,7 +201,7 @@ def multiscale_info(ome: dict, where: str) -> tuple[str, list[str], list[float] 
     for transform in dataset.get("coordinateTransformations") or []:
         if transform.get("type") == "scale":
             scale = transform.get("scale")
-    return dataset["path"], axes, scale
+    return relative_member(dataset.get("path"), where), axes, scale
 
 
 def channel_labels(ome: dict, count: int) -> list[str]:

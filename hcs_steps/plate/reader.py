@@ -28,7 +28,14 @@ CHUNK_ERRORS = (RuntimeError, ValueError, TypeError, OSError)
 
 @dataclass(frozen=True)
 class PlateLayout:
-    """What a plate holds, from its metadata."""
+    """What a plate holds, from its metadata.
+
+    ``wells`` are canonical names in plate order; ``rows``/``columns`` the plate grid's
+    names; ``field_count`` the most fields in a well; ``channel_names``, ``shape_zyx`` and
+    ``dtype`` those of the first well's first field. ``well_paths`` maps well names to
+    their group paths in the plate, ``attributes`` holds what hcs_steps stored with the
+    plate (``channel_names``, ``source_format``, ``known_counts``...).
+    """
 
     name: str
     rows: list[str]
@@ -52,7 +59,7 @@ class FieldImage:
     axes: list[str]
     info: ArrayInfo
     channel_names: list[str]
-    checked_chunks: bool
+    all_chunks_stored: bool  # written by hcs_steps: a missing chunk file means damage
 
     @property
     def shape_czyx(self) -> tuple[int, int, int, int]:
@@ -75,7 +82,7 @@ def _plate_well_paths(plate: Path) -> dict[str, str]:
             name = rows[entry["rowIndex"]] + columns[entry["columnIndex"]]
         else:
             name = entry["path"].replace("/", "")
-        paths[canonical_well(name)] = entry["path"]
+        paths[canonical_well(name)] = ngff.relative_member(entry.get("path"), f"plate {plate}")
     return paths
 
 
@@ -115,8 +122,8 @@ def well_fields(plate, well: str) -> list[FieldImage]:
         raise PlateDataError(f"plate {plate}: well {well} has no 'well' images metadata")
     fields = []
     for index, image in enumerate(images):
-        field_dir = directory / image["path"]
-        where = f"plate {plate}, well {well}, field {index} ({image['path']})"
+        where = f"plate {plate}, well {well}, field {index} ({image.get('path')})"
+        field_dir = directory / ngff.relative_member(image.get("path"), where)
         if ngff.zarr_format_of(field_dir) is None:
             raise PlateDataError(f"{where} is listed in the well metadata but missing")
         fields.append(_field_image(field_dir, where, "hcs_steps" in attributes))
@@ -184,7 +191,7 @@ def _read_field(image: FieldImage, channel_ids: list[int], out: np.ndarray, wher
                           for i in range(len(image.axes)))
         chunks = list(_chunk_selections(image, selection))
         here = f"{where}, channel {channel}"
-        if image.checked_chunks:
+        if image.all_chunks_stored:
             for chunk in chunks:
                 key = _chunk_key(array, image, chunk)
                 if not (image.array_dir / key).is_file():

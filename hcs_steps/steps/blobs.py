@@ -100,7 +100,8 @@ def paint_blobs(shape, blobs):
     from skimage.draw import disk
 
     labels = np.zeros(shape, np.uint32)
-    for number, (y, x, sigma) in enumerate(blobs, start=1):
+    # float64 whatever the detector returned, so that equal blobs paint equal disks
+    for number, (y, x, sigma) in enumerate(np.asarray(blobs, np.float64), start=1):
         rows, cols = disk((y, x), sigma * math.sqrt(2), shape=shape)
         labels[rows, cols] = number
     return labels
@@ -131,9 +132,10 @@ def _separable_torch(planes, kernel_y, kernel_x):
     ry, rx = len(kernel_y) // 2, len(kernel_x) // 2
     height, width = planes.shape[-2:]
     padded = planes[:, mirror(height, ry)][:, :, mirror(width, rx)][:, None]
-    as_tensor = lambda k: torch.as_tensor(k, dtype=planes.dtype, device=planes.device)  # noqa: E731
-    along_y = functional.conv2d(padded, as_tensor(kernel_y).reshape(1, 1, -1, 1))
-    return functional.conv2d(along_y, as_tensor(kernel_x).reshape(1, 1, 1, -1))[:, 0]
+    column = torch.as_tensor(kernel_y, dtype=planes.dtype, device=planes.device)
+    row = torch.as_tensor(kernel_x, dtype=planes.dtype, device=planes.device)
+    along_y = functional.conv2d(padded, column.reshape(1, 1, -1, 1))
+    return functional.conv2d(along_y, row.reshape(1, 1, 1, -1))[:, 0]
 
 
 def scale_space_torch(planes, detection_method, sigmas, ratio):
@@ -150,7 +152,8 @@ def scale_space_torch(planes, detection_method, sigmas, ratio):
         return torch.stack(layers, dim=1)
     blurred = [_separable_torch(planes, _kernels(s, 0), _kernels(s, 0)) for s in sigmas.tolist()]
     scale = 1 / (ratio - 1)
-    return torch.stack([(a - b) * scale for a, b in zip(blurred, blurred[1:])], dim=1)
+    layers = [(blurred[i] - blurred[i + 1]) * scale for i in range(len(blurred) - 1)]
+    return torch.stack(layers, dim=1)
 
 
 def detect_blobs_torch(

@@ -80,12 +80,6 @@ BUILTIN_STEPS = {
     ),
 }
 
-#: Implementations that accept less than their step: memory type -> extra check.
-LIMITS = {
-    "count_cells_single_channel": {"torch": counting.check_torch_counting_parameters},
-}
-
 for _name, (_check, _implementations) in BUILTIN_STEPS.items():
     for _implementation in _implementations:
-        _limit = LIMITS.get(_name, {}).get(_implementation.input_memory_type.value)
-        register_step(_name, check=_check, limit=_limit)(_implementation)
+        register_step(_name, check=_check)(_implementation)

@@ -24,11 +24,10 @@ from collections.abc import Mapping
 
 from hcs_steps import memory as mem
 from hcs_steps.steps.blobs import detect_blobs_torch, paint_blobs
+from hcs_steps.steps.measure import measure_numpy, measure_torch
 from hcs_steps.steps.params import check_choice, check_number, check_order, require_stack
 from hcs_steps.steps.segmentation import (
     check_segmentation_parameters,
-    measure_numpy,
-    measure_torch,
     ordered_labels_numpy,
     segment_plane_numpy,
     segment_torch,

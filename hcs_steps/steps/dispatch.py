@@ -6,7 +6,7 @@ logs the result and writes it into the provenance.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from importlib.util import find_spec
 
 from hcs_steps.memory import MemoryType, resolve_device
@@ -55,11 +55,7 @@ def library_installed(memory_type: MemoryType) -> bool:
 
 
 def choose_implementation(
-    name: str,
-    backend: str = "auto",
-    *,
-    gpu_available: bool | None = None,
-    params: Mapping[str, object] | None = None,
+    name: str, backend: str = "auto", *, gpu_available: bool | None = None
 ) -> tuple[MemoryType, Callable]:
     """Choose the implementation of step ``name`` to run here.
 
@@ -74,10 +70,6 @@ def choose_implementation(
     gpu_available : bool, optional
         Whether this job has a GPU; by default, whether
         :func:`hcs_steps.memory.resolve_device` names a CUDA device.
-    params : mapping, optional
-        The step's parameters from the config. When given, ``auto`` passes over
-        implementations that cannot take them (the torch counter has no blob detectors)
-        and a named backend that cannot take them is refused.
 
     Returns
     -------
@@ -87,9 +79,8 @@ def choose_implementation(
     Raises
     ------
     ValueError
-        An unknown backend, one the step lacks, one whose library is not installed, one
-        that refuses ``params``, or ``auto`` with no usable implementation; the message
-        lists what the step offers.
+        An unknown backend, one the step lacks, one whose library is not installed, or
+        ``auto`` with no usable implementation; the message lists what the step offers.
 
     Examples
     --------
@@ -97,9 +88,6 @@ def choose_implementation(
     >>> memory_type, function = choose_implementation("tophat", gpu_available=False)
     >>> memory_type.value, function.__name__
     ('numpy', 'tophat_numpy')
-    >>> choose_implementation("count_cells_single_channel", gpu_available=True,
-    ...                       params={"detection_method": "blob_log"})[0].value
-    'numpy'
     >>> choose_implementation("tophat", "tensorflow")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -124,31 +112,16 @@ def choose_implementation(
                 f"step {name!r}: backend {backend!r} needs the {LIBRARY_MODULES[memory_type]!r} "
                 f"package, which is not installed"
             )
-        if params is not None and memory_type in definition.limits:
-            definition.limits[memory_type]({**definition.defaults(), **params})
         return memory_type, definition.implementations[memory_type]
 
     if gpu_available is None:
         gpu_available = resolve_device().startswith("cuda")
     preference = (GPU_PREFERENCE + CPU_PREFERENCE) if gpu_available else CPU_PREFERENCE
     for memory_type in preference:
-        if memory_type not in definition.implementations or not library_installed(memory_type):
-            continue
-        if params is not None and not _accepts(definition, memory_type, params):
-            continue
-        return memory_type, definition.implementations[memory_type]
+        if memory_type in definition.implementations and library_installed(memory_type):
+            return memory_type, definition.implementations[memory_type]
     raise ValueError(
         f"step {name!r}: no implementation usable here (GPU: {gpu_available}); "
         f"it has {offered}; install one of those libraries"
     )
 
-
-def _accepts(definition, memory_type: MemoryType, params: Mapping[str, object]) -> bool:
-    limit = definition.limits.get(memory_type)
-    if limit is None:
-        return True
-    try:
-        limit({**definition.defaults(), **params})
-    except ValueError:
-        return False
-    return True

@@ -46,17 +46,12 @@ class StepDefinition:
         annotations; every implementation has the same names.
     check : callable or None
         Value checks for a full parameter mapping (defaults filled in); raises ``ValueError``.
-    limits : dict of MemoryType to callable
-        Extra checks of the implementations that accept less than the step does (the torch
-        counter has no blob detectors); :func:`~hcs_steps.steps.choose_implementation`
-        skips an implementation whose limit refuses the parameters.
     """
 
     name: str
     implementations: dict[MemoryType, Callable] = field(default_factory=dict)
     parameters: dict[str, inspect.Parameter] = field(default_factory=dict)
     check: ParameterCheck | None = None
-    limits: dict[MemoryType, ParameterCheck] = field(default_factory=dict)
 
     @property
     def memory_types(self) -> list[MemoryType]:
@@ -97,9 +92,7 @@ def _keyword_parameters(step: str, function: Callable) -> dict[str, inspect.Para
     return {parameter.name: parameter for parameter in parameters[1:]}
 
 
-def register_step(
-    name: str, *, check: ParameterCheck | None = None, limit: ParameterCheck | None = None
-) -> Callable:
+def register_step(name: str, *, check: ParameterCheck | None = None) -> Callable:
     """Register a memory-decorated function as the implementation of step ``name``.
 
     Stack it on top of a memory decorator; the function's ``input_memory_type`` says which
@@ -112,9 +105,6 @@ def register_step(
     check : callable, optional
         ``check(params)`` raises ``ValueError`` for bad values (``params`` has the defaults
         filled in). Given once per step; later registrations may omit it.
-    limit : callable, optional
-        ``limit(params)`` raises ``ValueError`` for values that this implementation, unlike
-        the step's others, cannot handle.
 
     Returns
     -------
@@ -162,8 +152,6 @@ def register_step(
         definition.implementations[memory_type] = function
         if check is not None:
             definition.check = check
-        if limit is not None:
-            definition.limits[memory_type] = limit
         return function
 
     return decorator

@@ -27,11 +27,11 @@ from collections.abc import Mapping
 
 from hcs_steps import memory as mem
 from hcs_steps.steps.filters import smooth_planes_torch
+from hcs_steps.steps.measure import measure_numpy, measure_torch
 from hcs_steps.steps.params import check_choice, check_number, require_stack
 
 STEP = "segment_nuclei"
 METHODS = ("threshold", "watershed")
-OBJECT_COLUMNS = ["plane", "label", "y", "x", "area", "mean_intensity"]
 
 
 def check_segmentation_parameters(params: Mapping[str, object], step: str = STEP) -> None:
@@ -50,80 +50,6 @@ def check_segmentation_parameters(params: Mapping[str, object], step: str = STEP
     check_number(step, "smoothing_sigma", params["smoothing_sigma"], minimum=0)
     check_number(step, "min_distance", params["min_distance"], minimum=1, integer=True)
     check_number(step, "min_area", params["min_area"], minimum=0, integer=True)
-
-
-def counts_table(numbers_per_plane):
-    """The ``counts`` special output: one row per plane (``plane``, ``count``).
-
-    Examples
-    --------
-    >>> counts_table([3, 0])
-       plane  count
-    0      0      3
-    1      1      0
-    """
-    import numpy as np
-    import pandas as pd
-
-    numbers = np.asarray(numbers_per_plane, dtype=np.int64)
-    return pd.DataFrame({"plane": np.arange(numbers.size, dtype=np.int64), "count": numbers})
-
-
-def objects_table(plane, label, area, sum_y, sum_x, sum_intensity):
-    """The ``objects`` special output from per-object sums (numpy arrays, one per object).
-
-    Examples
-    --------
-    >>> objects_table([0], [1], [4], [2.0], [6.0], [40.0])
-       plane  label    y    x  area  mean_intensity
-    0      0      1  0.5  1.5     4            10.0
-    """
-    import numpy as np
-    import pandas as pd
-
-    area = np.asarray(area, dtype=np.int64)
-    return pd.DataFrame(
-        {
-            "plane": np.asarray(plane, dtype=np.int64),
-            "label": np.asarray(label, dtype=np.int64),
-            "y": np.asarray(sum_y, dtype=np.float64) / np.maximum(area, 1),
-            "x": np.asarray(sum_x, dtype=np.float64) / np.maximum(area, 1),
-            "area": area,
-            "mean_intensity": np.asarray(sum_intensity, dtype=np.float64) / np.maximum(area, 1),
-        },
-        columns=OBJECT_COLUMNS,
-    )
-
-
-def measure_numpy(labels, intensity):
-    """``(counts, objects)`` tables of a numpy label stack over its intensity stack.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> labels = np.zeros((1, 3, 3), np.uint32)
-    >>> labels[0, :2, :2] = 1
-    >>> counts, objects = measure_numpy(labels, np.full((1, 3, 3), 5, np.uint16))
-    >>> counts["count"].tolist(), objects[["y", "x", "area", "mean_intensity"]].values.tolist()
-    ([1], [[0.5, 0.5, 4.0, 5.0]])
-    """
-    import numpy as np
-    import pandas as pd
-
-    numbers, pieces = [], []
-    rows, cols = np.indices(labels.shape[1:], dtype=np.float64)
-    for index, (plane_labels, plane) in enumerate(zip(labels, intensity, strict=True)):
-        flat = plane_labels.ravel().astype(np.int64)
-        size = int(flat.max(initial=0)) + 1
-        area = np.bincount(flat, minlength=size)[1:]
-        numbers.append(area.size)
-        sums = [
-            np.bincount(flat, weights=values.ravel(), minlength=size)[1:]
-            for values in (rows, cols, plane.astype(np.float64))
-        ]
-        label = np.arange(1, size, dtype=np.int64)
-        pieces.append(objects_table(np.full(area.size, index), label, area, *sums))
-    return counts_table(numbers), pd.concat(pieces, ignore_index=True)
 
 
 def ordered_labels_numpy(groups, min_area):
@@ -335,39 +261,6 @@ def segment_torch(stack, method, smoothing_sigma, min_distance, min_area):
     plane_offset = torch.arange(z, device=stack.device)[:, None, None] * (height * width)
     groups = groups.to(torch.int64)
     return _ordered_labels_torch(torch.where(groups > 0, groups + plane_offset, 0), min_area)
-
-
-def measure_torch(labels, intensity):
-    """``(counts, objects)`` tables of a torch label stack; sums on the device, tables on CPU.
-
-    Examples
-    --------
-    >>> import torch
-    >>> labels = torch.zeros((1, 3, 3), dtype=torch.int32)
-    >>> labels[0, :2, :2] = 1
-    >>> counts, objects = measure_torch(labels, torch.full((1, 3, 3), 5.0))
-    >>> counts["count"].tolist(), objects[["y", "x", "area", "mean_intensity"]].values.tolist()
-    ([1], [[0.5, 0.5, 4.0, 5.0]])
-    """
-    import numpy as np
-    import torch
-
-    z, height, width = labels.shape
-    per_plane = labels.reshape(z, -1).amax(dim=1).to(torch.int64)
-    offsets = torch.cumsum(per_plane, 0) - per_plane
-    flat = labels.reshape(z, -1).to(torch.int64)
-    global_id = torch.where(flat > 0, flat + offsets[:, None], 0).reshape(-1)
-    size = int(per_plane.sum()) + 1
-    rows = torch.arange(height, device=labels.device, dtype=torch.float64)
-    rows = rows[:, None].expand(height, width).reshape(-1).repeat(z)
-    cols = torch.arange(width, device=labels.device, dtype=torch.float64).repeat(z * height)
-    weights = (rows, cols, intensity.reshape(-1).to(torch.float64))
-    sums = [torch.bincount(global_id, w, minlength=size)[1:].cpu().numpy() for w in weights]
-    area = torch.bincount(global_id, minlength=size)[1:].cpu().numpy()
-    numbers = per_plane.cpu().numpy()
-    plane = np.repeat(np.arange(z), numbers)
-    label = np.concatenate([np.arange(1, n + 1) for n in numbers]) if z else np.zeros(0)
-    return counts_table(numbers), objects_table(plane, label, area, *sums)
 
 
 @mem.torch

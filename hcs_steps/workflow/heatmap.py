@@ -73,6 +73,12 @@ def draw_heatmap(matrix: np.ndarray, rows, columns, title: str, path) -> None:
     axes.set_xticks(range(0, len(columns), step), columns[::step], fontsize=7)
     axes.set_yticks(range(0, len(rows), step), rows[::step], fontsize=7)
     axes.set_title(title, fontsize=9)
+    if matrix.size <= 96:  # small plates: the values are readable in the wells
+        for (i, j), value in np.ndenumerate(matrix):
+            if not np.isnan(value):
+                colour = "k" if image.norm(value) > 0.5 else "w"
+                axes.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=6,
+                          color=colour)
     figure.colorbar(image, ax=axes, shrink=0.8)
     figure.savefig(path, metadata={"Software": None})
 

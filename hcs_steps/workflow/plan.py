@@ -127,6 +127,19 @@ def decide_gpu(setting) -> bool:
     return bool(setting)
 
 
+def well_resources(config: dict, use_gpu: bool) -> dict:
+    """Extra resources of every per-well rule: ``gpu_resources`` when the run uses GPUs.
+
+    Examples
+    --------
+    >>> well_resources({"gpu_resources": {"slurm_partition": "gpu"}}, True)
+    {'slurm_partition': 'gpu'}
+    >>> well_resources({"gpu_resources": {"slurm_partition": "gpu"}}, False)
+    {}
+    """
+    return dict(config["gpu_resources"]) if use_gpu else {}
+
+
 def plan_step(entry: dict, use_gpu: bool) -> PlannedStep:
     """Choose the memory type and device of one validated pipeline entry."""
     from hcs_steps import steps
@@ -192,8 +205,10 @@ def build_plan(config: dict) -> Plan:
             step.name for step in run if step is run[-1] or keep == "all" or step.name in keep
         )
         resources = {"gpu": 1 if run[0].device == "gpu" else 0}
-        if run[0].device == "gpu":
-            resources.update(config["gpu_resources"])
+        if use_gpu:
+            # A well's rules form one group job on a cluster, and a group job runs in one
+            # partition: every per-well rule of a GPU run gets the GPU resources.
+            resources.update(well_resources(config, use_gpu))
         segments.append(Segment(index, tuple(run), written, resources))
     conversions = [
         Conversion(

@@ -87,36 +87,51 @@ def import_pyclesperanto_before_tensorflow(memory_type: str) -> None:
         importlib.import_module("pyclesperanto")
 
 
+def _stream(target, device):
+    """This thread's CUDA stream for cupy/torch on a GPU (jobs in threads share a GPU)."""
+    from hcs_steps.memory.streams import needs_stream, thread_stream
+
+    if device and needs_stream(target, device):
+        return thread_stream(target, device)
+    return contextlib.nullcontext()
+
+
+def _apply(step: dict, stack, function, context: dict, tables: dict[str, list]):
+    """Run one step on one stack; collect its special outputs; return the new stack."""
+    output = function(stack, **step["params"])
+    if not isinstance(output, tuple):
+        return output
+    stack, special = output
+    _special_tables(special, {**context, "step": step["name"]}, tables)
+    return stack
+
+
 def process_well(data: np.ndarray, spec: dict, channel_names, slot: GpuSlot, implementations):
     """Apply a segment to a well array; return ``(results by step name, tables by kind)``.
 
-    ``implementations`` maps each step name to its decorated function.
+    ``implementations`` maps each step name to its decorated function. Results are per
+    written step: a list per field of one numpy stack per channel.
     """
     from hcs_steps import memory
 
     import_pyclesperanto_before_tensorflow(spec["memory_type"])
     target = memory.MemoryType(spec["memory_type"])
     device = _device_for(spec["memory_type"], slot)
-    written = set(spec["written"])
-    results = {name: [] for name in spec["written"]}
+    results = {name: [[] for _ in range(data.shape[0])] for name in spec["written"]}
     tables = {kind: [] for kind in MEASUREMENT_COLUMNS}
-    for field in range(data.shape[0]):
-        for name in results:
-            results[name].append([])
-        for channel_index, channel in enumerate(channel_names):
-            stack = memory.convert(data[field, channel_index], target, device=device)
-            for step in spec["steps"]:
-                if applies_to(step, channel):
-                    output = implementations[step["name"]](stack, **step["params"])
-                    if isinstance(output, tuple):
-                        stack, special = output
-                        context = {"field": field, "channel": channel, "step": step["name"]}
-                        _special_tables(special, context, tables)
-                    else:
-                        stack = output
-                if step["name"] in written:
-                    host = memory.convert(stack, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True)
-                    results[step["name"]][-1].append(np.asarray(host))
+    with _stream(target, device):
+        for field in range(data.shape[0]):
+            for channel_index, channel in enumerate(channel_names):
+                stack = memory.convert(data[field, channel_index], target, device=device)
+                for step in spec["steps"]:
+                    if applies_to(step, channel):
+                        context = {"field": field, "channel": channel}
+                        stack = _apply(step, stack, implementations[step["name"]], context,
+                                       tables)
+                    if step["name"] in results:
+                        host = memory.convert(stack, memory.MemoryType.NUMPY,
+                                              allow_cpu_roundtrip=True)
+                        results[step["name"]][field].append(np.asarray(host))
     return results, tables
 
 

@@ -22,6 +22,11 @@ def double(stack):
     return stack * 2
 
 
+@memory.numpy
+def pickled_double(stack):
+    return stack * 2
+
+
 @pytest.mark.parametrize("memory_type", list(DECORATORS), ids=str)
 def test_bare_and_configured_decorators_declare_plain_attributes(memory_type):
     decorator = DECORATORS[memory_type]
@@ -208,3 +213,25 @@ def test_slice_by_slice_rejects_planes_that_are_not_2d(memory_type):
 
     with pytest.raises(ValueError, match=r"must return a 2D \[Y, X\] plane; got shape \(1, 6, 5\)"):
         keeps_3d(convert(sample(), memory_type))
+
+
+def test_decorated_functions_pickle_by_reference():
+    import pickle
+
+    restored = pickle.loads(pickle.dumps(pickled_double))
+    assert restored is pickled_double
+    np.testing.assert_array_equal(restored(sample()), sample() * 2)
+
+
+def test_the_job_device_is_restored_when_the_function_raises(memory_type):
+    @DECORATORS[memory_type](oom_recovery=False)
+    def fails(stack):
+        assert memory.resolve_device() == "cpu"
+        raise KeyError("boom")
+
+    with memory.use_device("cuda:3"):
+        # numpy functions never look at the device; the others would try to place data
+        # on cuda:3, so run them under cpu and check that cuda:3 comes back.
+        with memory.use_device("cpu"), pytest.raises(KeyError):
+            fails(convert(sample(), memory_type))
+        assert memory.resolve_device() == "cuda:3"

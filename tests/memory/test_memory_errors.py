@@ -4,6 +4,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,22 @@ def test_pyclesperanto_after_tensorflow_is_an_error_not_a_segfault():
         """
     )
     assert "must be imported before tensorflow" in out
+
+
+def test_the_test_suite_imports_pyclesperanto_before_tensorflow():
+    pytest.importorskip("pyclesperanto")
+    pytest.importorskip("tensorflow")
+    conftest = Path(__file__).parents[1] / "conftest.py"
+    out = run_python(
+        f"""
+        import importlib.util, sys
+        spec = importlib.util.spec_from_file_location("suite_conftest", {str(conftest)!r})
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        import tensorflow  # a test module that imports tensorflow at the top
+        assert "pyclesperanto" in sys.modules
+        import numpy as np
+        import pyclesperanto as cle
+        print(int(cle.pull(cle.push(np.ones((1, 2, 2), np.uint8))).sum()))
+        """
+    )
+    assert out.strip() == "4"

@@ -113,9 +113,13 @@ def test_each_thread_runs_on_its_own_non_default_stream(name):
     cuda_ready(name)
     lib = adapter_for(name).lib()
     streams = {}
+    # All threads stay alive together, so a finished thread's stream handle cannot be
+    # reused by another and make two streams look like one.
+    together = threading.Barrier(3)
 
     @getattr(memory, name)
     def record_stream(stack):
+        together.wait(timeout=60)
         if name == "cupy":
             stream = lib.cuda.get_current_stream()
             assert stream.ptr != lib.cuda.Stream.null.ptr

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaozarrs
 
 from hcs_steps.plate import (
     PlateDataError,
@@ -128,24 +130,21 @@ def test_data_that_is_not_fields_channels_zyx(tmp_path):
     assert not (tmp_path / "p.zarr" / "A" / "01").exists()
 
 
-def test_image_with_a_time_axis_longer_than_one_is_refused(plate):
-    field = plate_well_path(plate, "B02") / "0"
+def test_image_with_a_time_axis_longer_than_one_is_refused(tmp_path):
+    """A (t, z, y, x) time series is not a field's (c, z, y, x) stack: refused, not guessed."""
+    field = write_well(tmp_path / "p.zarr", "B02", small(shape=(1, 2, 2, 16, 16)),
+                       channel_names=["a", "b"]) / "0"
     meta = json.loads((field / "zarr.json").read_text())
-    multiscale = meta["attributes"]["ome"]["multiscales"][0]
-    multiscale["axes"].insert(0, {"name": "t", "type": "time"})
+    meta["attributes"]["ome"]["multiscales"][0]["axes"][0] = {"name": "t", "type": "time"}
     (field / "zarr.json").write_text(json.dumps(meta))
-    array = json.loads((field / "0" / "zarr.json").read_text())
-    array["shape"] = [2, *array["shape"][1:]]  # c becomes t, so: t=2 (c missing), z, y, x
-    array["dimension_names"] = ["t", "z", "y", "x"]
-    multiscale["axes"].pop(1)
-    (field / "zarr.json").write_text(json.dumps(meta))
-    (field / "0" / "zarr.json").write_text(json.dumps(array))
     with pytest.raises(PlateDataError, match=r"axes \['t', 'z', 'y', 'x'\] with shape \(2, 2"):
-        read_well(plate, "B02")
+        read_well(tmp_path / "p.zarr", "B02")
 
 
 def test_plate_metadata_listing_a_missing_well(plate):
     shutil.rmtree(plate / "B" / "03")
+    with pytest.raises(ValueError, match="'B/03' not found"):
+        yaozarrs.validate_zarr_store(str(plate))  # the validator the tests rely on sees it too
     with pytest.raises(PlateDataError, match="well B03 is missing"):
         open_plate(plate)
     with pytest.raises(PlateDataError, match=r"cannot list wells \['B03'\]: they were not written"):
@@ -168,3 +167,23 @@ def test_not_a_plate(tmp_path):
         open_plate(tmp_path / "p.zarr")
     with pytest.raises(PlateDataError, match="well A02 is missing"):
         read_well(tmp_path / "p.zarr", "A02")
+
+
+@pytest.mark.parametrize("level", ["well", "field", "dataset"])
+@pytest.mark.parametrize("path", ["../../outside", "/etc", "B/./03", ""])
+def test_metadata_paths_that_leave_the_plate(plate, level, path):
+    if level == "well":
+        meta_file = plate / "zarr.json"
+        meta = json.loads(meta_file.read_text())
+        meta["attributes"]["ome"]["plate"]["wells"][0]["path"] = path
+    elif level == "field":
+        meta_file = plate_well_path(plate, "B02") / "zarr.json"
+        meta = json.loads(meta_file.read_text())
+        meta["attributes"]["ome"]["well"]["images"][0]["path"] = path
+    else:
+        meta_file = plate_well_path(plate, "B02") / "0" / "zarr.json"
+        meta = json.loads(meta_file.read_text())
+        meta["attributes"]["ome"]["multiscales"][0]["datasets"][0]["path"] = path
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(PlateDataError, match=rf"lists path '{re.escape(path)}': expected a path"):
+        read_well(plate, "B02")

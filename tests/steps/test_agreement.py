@@ -5,6 +5,8 @@ Tolerances are the ones each step's docstring states.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from step_support import implemented_types, to_numpy
@@ -136,10 +138,56 @@ def test_segment_watershed_counts_agree(memory_type, nuclei_crop, nuclei_project
 
 @pytest.mark.parametrize("memory_type", implemented_types("count_cells_single_channel"),
                          indirect=True)
-@pytest.mark.parametrize("method", ["threshold", "watershed"])
+@pytest.mark.parametrize("method", ["threshold", "watershed", "blob_log", "blob_dog"])
 def test_counting_agrees(memory_type, nuclei_projection, method):
     count = steps.get_step("count_cells_single_channel").implementations
     _, expected = count[MemoryType.NUMPY](nuclei_projection, detection_method=method)
     out, found = count[memory_type](nuclei_projection, detection_method=method)
     np.testing.assert_array_equal(to_numpy(out), nuclei_projection)  # passes through
     assert _within_five_percent(found["counts"]["count"], expected["counts"]["count"])
+
+
+@pytest.mark.parametrize("memory_type", implemented_types("count_cells_single_channel"),
+                         indirect=True)
+@pytest.mark.parametrize("method", ["blob_log", "blob_dog"])
+def test_blobs_equal_scikit_image(memory_type, nuclei_crop, method):
+    count = steps.get_step("count_cells_single_channel").implementations
+    params = dict(detection_method=method, min_sigma=6.0, max_sigma=16.0, num_sigma=4)
+    _, expected = count[MemoryType.NUMPY](nuclei_crop, **params)
+    _, found = count[memory_type](nuclei_crop, **params)
+    assert expected["counts"]["count"].min() >= 2
+    columns = ["plane", "y", "x", "area"]
+    np.testing.assert_allclose(
+        found["objects"].sort_values(columns)[columns].to_numpy(),
+        expected["objects"].sort_values(columns)[columns].to_numpy(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("step", "params"),
+    [
+        ("stack_percentile_normalize", {"low_percentile": 2.0, "high_percentile": 98.0}),
+        ("tophat", {"selem_radius": 11, "downsample_factor": 3}),
+        ("max_projection", {}),
+        ("mean_projection", {}),
+    ],
+)
+def test_cupy_code_with_numpy_standing_in(step, params, nuclei_crop, monkeypatch):
+    """The cupy bodies run here with numpy/scipy in cupy's place (no GPU on CI): their logic,
+    if not cupy itself, is checked against the reference on every run."""
+    import types
+
+    import scipy.ndimage
+
+    fake_cupyx = types.ModuleType("cupyx")
+    fake_cupyx.scipy = types.SimpleNamespace(ndimage=scipy.ndimage)
+    monkeypatch.setitem(sys.modules, "cupy", np)
+    monkeypatch.setitem(sys.modules, "cupyx", fake_cupyx)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy", fake_cupyx.scipy)
+    monkeypatch.setitem(sys.modules, "cupyx.scipy.ndimage", scipy.ndimage)
+    body = steps.get_step(step).implementations[MemoryType.CUPY].__wrapped__
+    expected = reference(step, nuclei_crop, **params)
+    out = body(nuclei_crop, **params)
+    assert out.dtype == expected.dtype
+    exact_but_rounding = 1 if step == "stack_percentile_normalize" else 0
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=exact_but_rounding)

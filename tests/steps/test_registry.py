@@ -256,18 +256,3 @@ def test_importing_the_steps_imports_no_array_library():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
-
-
-def test_auto_passes_over_implementations_that_refuse_the_parameters(monkeypatch):
-    monkeypatch.setattr(steps.dispatch, "find_spec", lambda name: name != "cupy" or None)
-    choose = steps.choose_implementation
-    blob = {"detection_method": "blob_log"}
-    assert choose("count_cells_single_channel", gpu_available=True)[0] is MemoryType.TORCH
-    assert choose("count_cells_single_channel", gpu_available=True, params=blob)[0] is (
-        MemoryType.NUMPY
-    )
-    assert choose(
-        "count_cells_single_channel", gpu_available=True, params={"detection_method": "watershed"}
-    )[0] is MemoryType.TORCH
-    with pytest.raises(ValueError, match="parameter 'detection_method' must be one of"):
-        choose("count_cells_single_channel", "torch", params=blob)

@@ -55,7 +55,11 @@ def test_device_splits_segments_and_sets_gpu_resources():
     assert [(s.memory_type, s.device) for s in plan.segments] == [
         ("torch", "gpu"), ("torch", "cpu"), ("numpy", "cpu")]
     assert plan.segments[0].resources == {"gpu": 1, "slurm_partition": "gpu"}
-    assert plan.segments[1].resources == plan.segments[2].resources == {"gpu": 0}
+    # a well's group job runs in one partition, so its CPU segments go there too
+    assert plan.segments[1].resources == {"gpu": 0, "slurm_partition": "gpu"}
+    cpu_only = build_plan(
+        configured(pipeline, gpu=False, gpu_resources={"slurm_partition": "gpu"}))
+    assert [s.resources for s in cpu_only.segments] == [{"gpu": 0}] * 2
 
 
 def test_auto_backend_says_why(monkeypatch):

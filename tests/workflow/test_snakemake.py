@@ -93,14 +93,25 @@ def test_report_holds_heatmaps_config_and_versions(unfused_run):
 
 def test_single_well_rerun_is_byte_identical_and_alone(unfused_run):
     workdir, _ = unfused_run
-    steps = workdir / "results" / "tiny" / "steps"
-    target = steps / "count.zarr" / "B" / "03"
-    before, stamps = files_under(target), mtimes_under(steps)
+    results = workdir / "results" / "tiny"
+
+    def outputs():  # benchmark files record timings: they differ on every run
+        return {p: b for p, b in files_under(results).items() if not p.startswith("benchmarks/")}
+
+    before, stamps = outputs(), mtimes_under(results)
+    # one segment of one well, by its target path
+    target = results / "steps" / "count.zarr" / "B" / "03"
     result = run_snakemake(workdir, "-f", str(target.relative_to(workdir)))
     assert job_counts(result) == {"segment_count": 1}
-    assert files_under(target) == before
-    changed = {p for p, t in mtimes_under(steps).items() if stamps.get(p) != t}
-    assert changed and all(p.startswith("count.zarr/B/03/") for p in changed)
+    # the whole chain of one well: force everything its table depends on
+    well_table = results / "tables" / "wells" / "B03.counts.parquet"
+    result = run_snakemake(workdir, "-F", str(well_table.relative_to(workdir)))
+    assert job_counts(result) == {"segment_normalize": 1, "segment_smooth": 1,
+                                  "segment_count": 1, "well_tables": 1}
+    assert outputs() == before
+    changed = {p for p, t in mtimes_under(results).items() if stamps.get(p) != t}
+    assert changed and all("B/03/" in p or "B03." in p or p.startswith("benchmarks/")
+                           for p in changed), changed
 
 
 def test_parameter_change_reruns_only_affected_rules(unfused_run):
@@ -204,3 +215,22 @@ def test_demo_config_runs_end_to_end(tmp_path):
     summary = pd.read_csv(results / "tables" / "summary.csv")
     assert set(summary["well"]) == {"B03", "C04"}
     assert len(list((results / "heatmaps").glob("*.png"))) == 4
+
+
+def test_slurm_profile_plans_gpu_jobs_in_well_groups(tmp_path, tiny_plate):
+    pipeline = numpy_pipeline()
+    pipeline[0]["backend"] = "torch"
+    write_config(tmp_path, make_config(tiny_plate, pipeline,
+                                       gpu_resources={"slurm_partition": "gpu"}))
+    profile = REPO / "profiles" / "slurm-gpu"
+    settings = yaml.safe_load((profile / "config.yaml").read_text())
+    assert settings["executor"] == "slurm" and settings["group-components"] == ["well=4"]
+    result = run_snakemake(tmp_path, "-n", "--workflow-profile", str(profile))
+    assert "workflow specific profile" in result.stderr and "slurm-gpu" in result.stderr
+    blocks = result.stdout.split("rule ")
+    torch_jobs = [b for b in blocks if b.startswith("segment_normalize")]
+    assert torch_jobs and all("gpu=1" in b and "slurm_partition=gpu" in b for b in torch_jobs)
+    # the well's other rules share the group job, hence the GPU partition, without a GPU
+    smooth_jobs = [b for b in blocks if b.startswith("segment_smooth")]
+    assert smooth_jobs and all("slurm_partition=gpu" in b and "gpu=1" not in b
+                               for b in smooth_jobs)

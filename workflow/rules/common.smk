@@ -4,7 +4,7 @@ from pathlib import Path
 
 from hcs_steps.workflow import jobs, paths
 from hcs_steps.workflow.config import validate_config
-from hcs_steps.workflow.plan import build_plan
+from hcs_steps.workflow.plan import build_plan, well_resources
 from hcs_steps.workflow.run_segment import run_segment
 from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.versions import hcs_steps_version
@@ -14,7 +14,18 @@ validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema
 PLAN = build_plan(config)
 PLATES = resolve_plates(config)
 VERSION = hcs_steps_version()
+WELL_RESOURCES = well_resources(config, PLAN.use_gpu)
 WRITTEN_STEPS = [name for segment in PLAN.segments for name in segment.written]
+
+
+# Plate-level rules are quick: on a cluster they run on the submitting node, unqueued.
+localrules:
+    all,
+    plate_metadata,
+    plate_tables,
+    heatmaps,
+    software_versions,
+    config_copy,
 
 
 wildcard_constraints:

@@ -8,6 +8,8 @@ rule ingest_well:
         paths.log("{plate}", "ingest_well", "{row}{column}"),
     group:
         "well"
+    resources:
+        **WELL_RESOURCES,
     params:
         version=VERSION,
     run:

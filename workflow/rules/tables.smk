@@ -12,6 +12,8 @@ rule well_tables:
         paths.log("{plate}", "well_tables", "{row}{column}"),
     group:
         "well"
+    resources:
+        **WELL_RESOURCES,
     params:
         version=VERSION,
     run:

@@ -36,9 +36,6 @@ class NumpyAdapter(Adapter):
     def to_numpy(self, x):
         return x
 
-    def from_dlpack(self, x):
-        return np.from_dlpack(x)
-
     def concatenate(self, parts):
         return np.concatenate(parts, axis=0)
 

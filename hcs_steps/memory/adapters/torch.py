@@ -21,8 +21,10 @@ class TorchAdapter(Adapter):
         self._numpy_dtypes = {}
 
     def device_of(self, x) -> str:
+        if x.is_cpu:  # a plain attribute; building x.device costs more on every call
+            return "cpu"
         device = x.device
-        return "cpu" if device.type == "cpu" else f"{device.type}:{device.index or 0}"
+        return f"{device.type}:{device.index or 0}"
 
     def to_device(self, x, device):
         device = normalize_device(device)

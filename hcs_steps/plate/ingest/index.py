@@ -7,6 +7,7 @@ planes (unless filled with zeros) and images whose shape or dtype disagree.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,9 +98,10 @@ class TiffSource(Source):
 
     def well_files(self, well: str) -> list[str]:
         """The files of ``well``, relative to the source folder, sorted."""
+        idx = self.index
+        keys = itertools.product([well], idx.fields, idx.channels, idx.planes)
         return sorted(
-            p.relative_to(self.index.root).as_posix()
-            for key, p in self.index.files.items() if key[0] == well
+            idx.files[key].relative_to(idx.root).as_posix() for key in keys if key in idx.files
         )
 
 
