@@ -63,7 +63,8 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
     they are C-contiguous and 64-byte aligned (see :mod:`hcs_steps.buffers`): do not
     write to a buffer after handing it to jax or tensorflow, which assume it never
     changes. Read-only, negative-stride and unaligned inputs are copied where the target
-    could not share them safely. pyclesperanto always copies (push/pull).
+    could not share them safely. pyclesperanto always copies (push/pull). A numpy array
+    in non-native byte order arrives as the same values in native order.
 
     Examples
     --------
@@ -90,6 +91,11 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
         dtype = src.dtype_of(data)
     except TypeError as exc:
         raise MemoryConversionError(source, target, "dtype", str(exc)) from exc
+    if not dtype.isnative:
+        # Byte order is storage, not value, and only numpy can hold a non-native order:
+        # hand the other libraries the same numbers in native order.
+        data = data.astype(dtype.newbyteorder("="))
+        dtype = data.dtype
     dst.check_dtype(dtype, source)
 
     src_gpu, dst_gpu = src.on_gpu(src_device), dst.on_gpu(dst_device)

@@ -97,6 +97,12 @@ def ingest_well(source: Source, well: str, out_plate, **write_options) -> Path:
     """
     well = canonical_well(well)
     data = source.read_well(well)
+    expected = (source.field_count, len(source.channel_names), *source.shape_zyx)
+    if data.shape != expected or data.dtype != source.dtype:
+        raise PlateDataError(
+            f"plate {source.name}, well {well}: read {data.shape} {data.dtype}, but the "
+            f"plate's other wells are {expected} {source.dtype}"
+        )
     provenance = {
         "step": "ingest",
         "function": "hcs_steps.plate.ingest_well",

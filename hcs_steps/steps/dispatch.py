@@ -104,9 +104,7 @@ def choose_implementation(
                 f"step {name!r}: unknown backend {backend!r}; use 'auto' or one of {accepted}"
             ) from None
         if memory_type not in definition.implementations:
-            raise ValueError(
-                f"step {name!r} has no {backend!r} implementation; it has {offered}"
-            )
+            raise ValueError(f"step {name!r} has no {backend!r} implementation; it has {offered}")
         if not library_installed(memory_type):
             raise ValueError(
                 f"step {name!r}: backend {backend!r} needs the {LIBRARY_MODULES[memory_type]!r} "
@@ -124,4 +122,3 @@ def choose_implementation(
         f"step {name!r}: no implementation usable here (GPU: {gpu_available}); "
         f"it has {offered}; install one of those libraries"
     )
-

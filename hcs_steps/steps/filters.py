@@ -261,9 +261,7 @@ def median_pyclesperanto(stack, *, radius=1):
     check_median_parameters({"radius": radius})
     import pyclesperanto as cle
 
-    return cle.median(
-        stack, radius_x=radius, radius_y=radius, radius_z=0, connectivity="sphere"
-    )
+    return cle.median(stack, radius_x=radius, radius_y=radius, radius_z=0, connectivity="sphere")
 
 
 @mem.torch

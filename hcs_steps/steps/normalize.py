@@ -37,8 +37,11 @@ def check_normalize_parameters(params: Mapping[str, object]) -> None:
     for name in ("target_min", "target_max"):
         check_number(STEP, name, params[name], minimum=0, maximum=UINT16_MAX)
     check_order(
-        STEP, "low_percentile", params["low_percentile"],
-        "high_percentile", params["high_percentile"],
+        STEP,
+        "low_percentile",
+        params["low_percentile"],
+        "high_percentile",
+        params["high_percentile"],
     )
     check_order(STEP, "target_min", params["target_min"], "target_max", params["target_max"])
 

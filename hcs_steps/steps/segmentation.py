@@ -82,8 +82,7 @@ def segment_plane_numpy(plane, method, smoothing_sigma, min_distance, min_area):
     else:
         size = 2 * min_distance + 1
         peaks = (smoothed == ndimage.maximum_filter(smoothed, size, mode="nearest")) & foreground
-        groups = watershed(-smoothed, label(peaks, connectivity=2), mask=foreground,
-                           connectivity=2)
+        groups = watershed(-smoothed, label(peaks, connectivity=2), mask=foreground, connectivity=2)
         orphans = label(foreground & (groups == 0), connectivity=2)
         groups = np.where(orphans > 0, orphans + groups.max(), groups)
     return ordered_labels_numpy(groups, min_area)
@@ -131,7 +130,9 @@ def segment_nuclei_numpy(
     """
     require_stack(STEP, stack)
     params = dict(
-        method=method, smoothing_sigma=smoothing_sigma, min_distance=min_distance,
+        method=method,
+        smoothing_sigma=smoothing_sigma,
+        min_distance=min_distance,
         min_area=min_area,
     )
     check_segmentation_parameters(params)
@@ -285,7 +286,9 @@ def segment_nuclei_torch(
     """
     require_stack(STEP, stack)
     params = dict(
-        method=method, smoothing_sigma=smoothing_sigma, min_distance=min_distance,
+        method=method,
+        smoothing_sigma=smoothing_sigma,
+        min_distance=min_distance,
         min_area=min_area,
     )
     check_segmentation_parameters(params)

@@ -6,6 +6,7 @@ Rules in ``workflow/rules`` call only this package; each module has one job:
 :mod:`~hcs_steps.workflow.run_segment` (one segment on one well),
 :mod:`~hcs_steps.workflow.gpu_slots` (a GPU per job), :mod:`~hcs_steps.workflow.paths`,
 :mod:`~hcs_steps.workflow.tables`, :mod:`~hcs_steps.workflow.heatmap`,
-:mod:`~hcs_steps.workflow.versions`, :mod:`~hcs_steps.workflow.jobs` (other rule bodies) and
+:mod:`~hcs_steps.workflow.versions`, :mod:`~hcs_steps.workflow.joblog` (a log per job),
+:mod:`~hcs_steps.workflow.jobs` (other rule bodies) and
 :mod:`~hcs_steps.workflow.plan_cli` (``hcs-steps plan``).
 """

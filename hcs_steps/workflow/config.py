@@ -103,8 +103,11 @@ def _semantic_errors(config: dict) -> None:
                     f"config key keep[{index}]: {name!r} is not a step name of the pipeline "
                     f"(known: {', '.join(names)})"
                 )
-    if config["plugins"]:
-        steps.load_plugins(config["plugins"])
+    for index, plugin in enumerate(config["plugins"]):
+        try:
+            steps.load_plugins([plugin])
+        except (ImportError, ValueError) as error:
+            raise ConfigError(f"config key plugins[{index}]: {error}") from None
     known = {definition.name for definition in steps.list_steps()}
     for index, entry in enumerate(config["pipeline"]):
         if entry["step"] not in known:

@@ -13,7 +13,8 @@ Visible devices, first match wins:
 1. ``HCS_STEPS_VISIBLE_GPUS`` (comma-separated ids; ``""`` means none) - tests and
    users who want to restrict hcs-steps to some GPUs;
 2. ``CUDA_VISIBLE_DEVICES`` (also what SLURM sets for a job's allocation);
-3. the NVIDIA driver's ``/proc/driver/nvidia/gpus`` entries.
+3. in a SLURM job without it, ``SLURM_STEP_GPUS`` or ``SLURM_JOB_GPUS`` (node GPU numbers);
+4. the NVIDIA driver's ``/proc/driver/nvidia/gpus`` entries.
 
 Under SLURM the lock directory is private to the job, since the same in-job ordinal
 (``0``) names a different physical GPU in each job.
@@ -66,6 +67,19 @@ def _parse_ids(text: str) -> list[str]:
     return ids
 
 
+def _visible() -> tuple[list[str], bool]:
+    """Visible GPU ids, and whether CUDA numbers them by their position in that list."""
+    for variable in (VISIBLE_ENV, "CUDA_VISIBLE_DEVICES"):
+        if variable in os.environ:
+            return _parse_ids(os.environ[variable]), True
+    for variable in ("SLURM_STEP_GPUS", "SLURM_JOB_GPUS"):
+        if variable in os.environ:  # no CUDA_VISIBLE_DEVICES: CUDA sees the node's GPUs
+            return _parse_ids(os.environ[variable]), False
+    if NVIDIA_PROC.is_dir():
+        return [str(i) for i in range(len(list(NVIDIA_PROC.iterdir())))], True
+    return [], True
+
+
 def visible_gpus() -> list[str]:
     """Ids of the GPUs this process may use, without importing any GPU library.
 
@@ -77,12 +91,7 @@ def visible_gpus() -> list[str]:
     ['3', '5']
     >>> del os.environ[VISIBLE_ENV]
     """
-    for variable in (VISIBLE_ENV, "CUDA_VISIBLE_DEVICES"):
-        if variable in os.environ:
-            return _parse_ids(os.environ[variable])
-    if NVIDIA_PROC.is_dir():
-        return [str(i) for i in range(len(list(NVIDIA_PROC.iterdir())))]
-    return []
+    return _visible()[0]
 
 
 def in_slurm_job() -> bool:
@@ -127,7 +136,7 @@ def gpu_slot(timeout: float | None = None, poll: float = 0.1) -> Iterator[GpuSlo
     if held is not None:
         yield held
         return
-    ids = visible_gpus()
+    ids, positional = _visible()
     if not ids:
         yield GpuSlot("cpu", None, "no GPU visible: running on the CPU")
         return
@@ -141,10 +150,11 @@ def gpu_slot(timeout: float | None = None, poll: float = 0.1) -> Iterator[GpuSlo
                 handle = _try_lock(directory / f"gpu-{gpu_id}.slot{slot}.lock")
                 if handle is None:
                     continue
+                device = f"cuda:{index if positional else gpu_id}"
                 chosen = GpuSlot(
-                    f"cuda:{index}",
+                    device,
                     gpu_id,
-                    f"GPU {gpu_id} (cuda:{index}) of {len(ids)} {where} GPU(s) [{','.join(ids)}]",
+                    f"GPU {gpu_id} ({device}) of {len(ids)} {where} GPU(s) [{','.join(ids)}]",
                 )
                 _held.slot = chosen
                 try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from hcs_steps.workflow import tables
-from hcs_steps.workflow.run_segment import job_logger
+from hcs_steps.workflow.joblog import job_logger
 from hcs_steps.workflow.sources import PlateInput
 
 

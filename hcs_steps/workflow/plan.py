@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hcs_steps.workflow.config import ConfigError
 from hcs_steps.workflow.gpu_slots import visible_gpus
 
 HOST_ONLY_TYPES = {"numpy"}
+GPU_ONLY_TYPES = {"cupy"}
 
 
 @dataclass(frozen=True)
@@ -151,8 +153,17 @@ def plan_step(entry: dict, use_gpu: bool) -> PlannedStep:
     )
     memory_type = memory_type.value
     if entry["backend"] == "auto":
-        machine = "GPU in use" if use_gpu else "no GPU in use"
-        reason = f"auto ({machine}; implementations: {', '.join(available)})"
+        from hcs_steps.steps import dispatch
+
+        if use_gpu:
+            machine, order = "GPU in use", dispatch.GPU_PREFERENCE + dispatch.CPU_PREFERENCE
+        else:
+            machine, order = "no GPU in use", dispatch.CPU_PREFERENCE
+        preference = ", ".join(dict.fromkeys(t.value for t in order))
+        reason = (
+            f"auto ({machine}): first installed of {preference}; "
+            f"implemented in {', '.join(available)}"
+        )
     else:
         reason = "configured"
     if entry["device"] == "cpu" or memory_type in HOST_ONLY_TYPES:
@@ -198,6 +209,13 @@ def build_plan(config: dict) -> Plan:
     """Plan a validated config (see :mod:`hcs_steps.workflow.config`)."""
     use_gpu = decide_gpu(config["gpu"])
     planned = [plan_step(entry, use_gpu) for entry in config["pipeline"]]
+    for index, step in enumerate(planned):
+        if step.memory_type in GPU_ONLY_TYPES and step.device == "cpu":
+            raise ConfigError(
+                f"config key pipeline[{index}].backend: {step.memory_type} runs on a GPU only, "
+                f"and this run uses none (gpu: {config['gpu']}, device: "
+                f"{config['pipeline'][index]['device']}); choose another backend or set gpu: true"
+            )
     keep = config["keep"]
     segments = []
     for index, run in enumerate(group_segments(planned, config["fuse"])):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from hcs_steps.workflow.config import ConfigError, load_config
-from hcs_steps.workflow.plan import Plan, build_plan
+from hcs_steps.workflow.plan import Plan, build_plan, well_resources
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -39,10 +39,12 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
         )
     lines += ["", "conversions between segments:"]
     lines += [f"  {c.describe()}" for c in plan.conversions] or ["  none (a single segment)"]
+    extra = _resources(well_resources(config, plan.use_gpu))
     lines += [
         "",
-        "other rules (resources: -): ingest_well, plate_metadata, well_tables, plate_tables, "
-        "heatmaps, software_versions, config_copy",
+        f"other per-well rules (group 'well'): ingest_well, well_tables; resources: {extra}",
+        "plate rules (localrules): plate_metadata, plate_tables, heatmaps, software_versions, "
+        "config_copy; resources: -",
     ]
     return "\n".join(lines)
 

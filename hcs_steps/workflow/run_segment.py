@@ -12,32 +12,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import logging
 import sys
-import uuid
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot
+from hcs_steps.workflow.joblog import job_logger
 from hcs_steps.workflow.tables import MEASUREMENT_COLUMNS, write_table
-
-
-@contextlib.contextmanager
-def job_logger(path: str | Path | None):
-    """A logger writing to this job's log file only (jobs may share one process)."""
-    logger = logging.getLogger(f"hcs_steps.job.{uuid.uuid4().hex}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = logging.FileHandler(path, mode="w") if path else logging.NullHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    try:
-        yield logger
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
 
 
 def applies_to(step: dict, channel: str) -> bool:

@@ -107,6 +107,7 @@ def test_read_only_memmaps_convert_without_exposing_the_file(target_memory_type,
         pytest.param(lambda a: a[::-1, :, ::-1], id="negative-strides"),
         pytest.param(unaligned, id="unaligned"),
         pytest.param(lambda a: np.asfortranarray(a), id="fortran-order"),
+        pytest.param(lambda a: a.astype(a.dtype.newbyteorder("S")), id="swapped-byte-order"),
     ],
 )
 def test_awkward_layouts_convert_exactly(memory_type, target_memory_type, view):
@@ -116,9 +117,8 @@ def test_awkward_layouts_convert_exactly(memory_type, target_memory_type, view):
 
 
 def test_tensorflow_never_receives_an_unaligned_buffer(memory_type):
-    from conftest import require_backend
-
-    tf = require_backend("tensorflow").lib()
+    pytest.importorskip("tensorflow")
+    tf = adapter_for("tensorflow").lib()
     source = convert(unaligned(sample()), memory_type)
     tensor = convert(source, "tensorflow")
     # A TF op on an unaligned buffer aborts the process; reaching the assert is the test.
@@ -213,3 +213,50 @@ def test_pair_functions_check_their_source():
 def test_an_explicit_device_the_target_cannot_use_is_refused():
     with pytest.raises(ValueError, match="numpy arrays live on 'cpu' only"):
         convert(sample(), "numpy", device="cuda:0")
+
+
+def pretend_gpu(monkeypatch, *names):
+    """Make the adapters of ``names`` treat their (CPU) device as a GPU."""
+    for name in names:
+        monkeypatch.setattr(adapter_for(name), "on_gpu", lambda device: True)
+
+
+def test_gpu_to_gpu_without_zero_copy_is_refused_unless_allowed(monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("jax")
+    pretend_gpu(monkeypatch, "torch", "jax")
+    calls = []
+
+    def refuse(x):
+        calls.append(x)
+        raise BufferError("no shared device memory")
+
+    monkeypatch.setattr(adapter_for("jax"), "from_dlpack", refuse)
+    tensor = convert(sample(), "torch")
+    with pytest.raises(MemoryConversionError, match="allow_cpu_roundtrip=True") as caught:
+        memory.convert_torch_to_jax(tensor)
+    assert (caught.value.method, caught.value.source_type) == ("dlpack", MemoryType.TORCH)
+    assert isinstance(caught.value.__cause__, BufferError)
+    assert len(calls) == 1
+    result = memory.convert_torch_to_jax(tensor, allow_cpu_roundtrip=True)
+    np.testing.assert_array_equal(host_copy(result), sample())
+
+
+def test_gpu_to_gpu_through_dlpack_needs_no_permission(monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("jax")
+    pretend_gpu(monkeypatch, "torch", "jax")
+    tensor = convert(sample(), "torch")
+    result = convert(tensor, "jax")
+    assert data_pointer(result) == data_pointer(tensor)
+
+
+def test_pyclesperanto_on_a_gpu_never_hands_over_without_permission(monkeypatch):
+    pytest.importorskip("pyclesperanto")
+    pytest.importorskip("torch")
+    pretend_gpu(monkeypatch, "pyclesperanto", "torch")
+    image = convert(sample(), "pyclesperanto")
+    with pytest.raises(MemoryConversionError, match="share no device memory"):
+        convert(image, "torch")
+    tensor = convert(image, "torch", allow_cpu_roundtrip=True)
+    np.testing.assert_array_equal(host_copy(tensor), sample())

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 import zarr
-from ome_zarr.format import FormatV04
+from ome_zarr.format import FormatV04, FormatV05
 
 from hcs_steps.buffers import is_aligned
 from hcs_steps.plate import (
@@ -96,11 +96,11 @@ def test_1536_well_rows(tmp_path, validate_plate):
     assert (len(layout.rows), len(layout.columns)) == (32, 48)
 
 
-def test_reads_a_04_plate_written_by_ome_zarr_with_other_paths(tmp_path):
+@pytest.mark.parametrize("fmt", [FormatV04(), FormatV05()], ids=["0.4", "0.5"])
+def test_reads_a_plate_written_by_ome_zarr_with_other_paths(tmp_path, fmt):
     """Array paths, columns and field paths come from the metadata, not from conventions."""
     plate = tmp_path / "foreign.zarr"
-    fmt = FormatV04()
-    root = zarr.open_group(plate, mode="w", zarr_format=2)
+    root = zarr.open_group(plate, mode="w", zarr_format=fmt.zarr_format)
     data = well_data(7, shape=(2, 2, 4, 32, 32))
     ome_writer.write_plate_metadata(root, ["A", "B"], ["1", "2", "3"], ["B/3"], fmt=fmt)
     well = root.require_group("B").require_group("3")
@@ -109,14 +109,16 @@ def test_reads_a_04_plate_written_by_ome_zarr_with_other_paths(tmp_path):
         image = well.require_group(name)
         ome_writer.write_image(field, image, axes="czyx", fmt=fmt, scale_factors=())
         # Move the array to an unconventional path and point the metadata at it.
-        attrs = json.loads((plate / "B/3" / name / ".zattrs").read_text())
-        dataset = attrs["multiscales"][0]["datasets"][0]
+        meta_file = plate / "B/3" / name / (".zattrs" if fmt.zarr_format == 2 else "zarr.json")
+        meta = json.loads(meta_file.read_text())
+        ome = meta if fmt.zarr_format == 2 else meta["attributes"]["ome"]
+        dataset = ome["multiscales"][0]["datasets"][0]
         shutil.move(plate / "B/3" / name / dataset["path"], plate / "B/3" / name / "full")
         dataset["path"] = "full"
-        attrs["omero"] = {"channels": [{"label": "DNA"}, {"label": "Actin"}]}
-        (plate / "B/3" / name / ".zattrs").write_text(json.dumps(attrs))
+        ome["omero"] = {"channels": [{"label": "DNA"}, {"label": "Actin"}]}
+        meta_file.write_text(json.dumps(meta))
     layout = open_plate(plate)
-    assert (layout.ngff_version, layout.wells, layout.field_count) == ("0.4", ["B03"], 2)
+    assert (layout.ngff_version, layout.wells, layout.field_count) == (fmt.version, ["B03"], 2)
     assert layout.channel_names == ["DNA", "Actin"]
     np.testing.assert_array_equal(read_well(plate, "B03"), data)
 

@@ -28,8 +28,9 @@ def reference(step, stack, **params):
     return run(step, MemoryType.NUMPY, stack, **params)
 
 
-@pytest.mark.parametrize("memory_type", implemented_types("stack_percentile_normalize"),
-                         indirect=True)
+@pytest.mark.parametrize(
+    "memory_type", implemented_types("stack_percentile_normalize"), indirect=True
+)
 @pytest.mark.parametrize(("low", "high"), [(1.0, 99.0), (0.5, 99.8)])
 def test_normalize_agrees_and_finds_exact_percentiles(memory_type, nuclei_crop, low, high):
     params = dict(low_percentile=low, high_percentile=high, target_min=0, target_max=65535)
@@ -43,8 +44,9 @@ def test_normalize_agrees_and_finds_exact_percentiles(memory_type, nuclei_crop, 
     assert 0 < out[inside].min() and out[inside].max() < 65535
 
 
-@pytest.mark.parametrize("memory_type", implemented_types("stack_percentile_normalize"),
-                         indirect=True)
+@pytest.mark.parametrize(
+    "memory_type", implemented_types("stack_percentile_normalize"), indirect=True
+)
 def test_normalize_of_a_flat_stack_is_target_min(memory_type):
     flat = np.full((2, 4, 4), 7, np.uint16)
     out = run("stack_percentile_normalize", memory_type, flat, target_min=100.0)
@@ -136,8 +138,9 @@ def test_segment_watershed_counts_agree(memory_type, nuclei_crop, nuclei_project
         assert ((out > 0) == (expected > 0)).mean() > 0.99
 
 
-@pytest.mark.parametrize("memory_type", implemented_types("count_cells_single_channel"),
-                         indirect=True)
+@pytest.mark.parametrize(
+    "memory_type", implemented_types("count_cells_single_channel"), indirect=True
+)
 @pytest.mark.parametrize("method", ["threshold", "watershed", "blob_log", "blob_dog"])
 def test_counting_agrees(memory_type, nuclei_projection, method):
     count = steps.get_step("count_cells_single_channel").implementations
@@ -147,8 +150,9 @@ def test_counting_agrees(memory_type, nuclei_projection, method):
     assert _within_five_percent(found["counts"]["count"], expected["counts"]["count"])
 
 
-@pytest.mark.parametrize("memory_type", implemented_types("count_cells_single_channel"),
-                         indirect=True)
+@pytest.mark.parametrize(
+    "memory_type", implemented_types("count_cells_single_channel"), indirect=True
+)
 @pytest.mark.parametrize("method", ["blob_log", "blob_dog"])
 def test_blobs_equal_scikit_image(memory_type, nuclei_crop, method):
     count = steps.get_step("count_cells_single_channel").implementations
@@ -191,3 +195,19 @@ def test_cupy_code_with_numpy_standing_in(step, params, nuclei_crop, monkeypatch
     assert out.dtype == expected.dtype
     exact_but_rounding = 1 if step == "stack_percentile_normalize" else 0
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=exact_but_rounding)
+
+
+@pytest.mark.parametrize(
+    "memory_type", implemented_types("stack_percentile_normalize"), indirect=True
+)
+def test_normalize_is_exact_and_deterministic_beyond_torch_quantile_limit(memory_type):
+    """torch.quantile refuses more than 2**24 elements; the sort-based percentiles do not."""
+    rng = np.random.default_rng(7)
+    stack = rng.integers(0, 60000, size=(1, 4097, 4097), dtype=np.uint16)  # > 2**24 values
+    params = dict(low_percentile=0.5, high_percentile=99.5, target_min=0, target_max=1000)
+    first = run("stack_percentile_normalize", memory_type, stack, **params)
+    again = run("stack_percentile_normalize", memory_type, stack, **params)
+    np.testing.assert_array_equal(first, again)
+    low, high = np.percentile(stack, [0.5, 99.5])
+    expected = np.clip((stack.astype(np.float64) - low) / (high - low), 0, 1) * 1000
+    assert np.abs(first.astype(np.float64) - expected).max() <= 0.5 + 1e-3

@@ -33,8 +33,9 @@ def check_tables(special, planes):
         assert pd.api.types.is_float_dtype(objects[column])
 
 
-@pytest.mark.parametrize("memory_type", implemented_types("count_cells_single_channel"),
-                         indirect=True)
+@pytest.mark.parametrize(
+    "memory_type", implemented_types("count_cells_single_channel"), indirect=True
+)
 def test_counting_outputs(memory_type):
     count = steps.get_step("count_cells_single_channel").implementations[memory_type]
     stack = two_spots()
@@ -47,8 +48,7 @@ def test_counting_outputs(memory_type):
     np.testing.assert_allclose(objects[["y", "x"]], [[15.5, 15.5], [45.5, 39.5]], atol=0.5)
     np.testing.assert_allclose(objects["mean_intensity"], [900, 700], rtol=0.05)
 
-    _, special = count(stack, detection_method="threshold", smoothing_sigma=1.0,
-                       return_labels=True)
+    _, special = count(stack, detection_method="threshold", smoothing_sigma=1.0, return_labels=True)
     labels = special["labels"]
     assert detect_memory_type(labels) is memory_type
     labels = to_numpy(labels)
@@ -62,8 +62,15 @@ def test_counting_outputs(memory_type):
 @pytest.mark.parametrize("method", ["blob_log", "blob_dog", "watershed"])
 def test_every_counting_method_finds_both_spots(memory_type, method):
     count = steps.get_step("count_cells_single_channel").implementations[memory_type]
-    _, special = count(two_spots(), detection_method=method, smoothing_sigma=1.0,
-                       min_distance=5, min_sigma=4.0, max_sigma=12.0, return_labels=True)
+    _, special = count(
+        two_spots(),
+        detection_method=method,
+        smoothing_sigma=1.0,
+        min_distance=5,
+        min_sigma=4.0,
+        max_sigma=12.0,
+        return_labels=True,
+    )
     check_tables(special, planes=2)
     assert special["counts"]["count"].tolist() == [2, 0]
     assert to_numpy(special["labels"]).max() == 2

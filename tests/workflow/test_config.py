@@ -57,6 +57,7 @@ def test_demo_plate_needs_no_path():
         (lambda c: c.update(keep=["smoothed"]), "keep[0]", "smoothed"),
         (lambda c: c["pipeline"][1].update(backend="jax"), "pipeline[1].backend", "jax"),
         (lambda c: c.update(fuse="yes"), "fuse", "boolean"),
+        (lambda c: c.update(plugins=["no_such_lab.steps"]), "plugins[0]", "no_such_lab"),
     ],
 )
 def test_invalid_configs_name_the_key(change, key, words):

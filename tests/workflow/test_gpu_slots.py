@@ -116,3 +116,22 @@ def test_slurm_jobs_lock_privately(fake_gpus, monkeypatch):
     assert gpu_slots.lock_dir().name.endswith("slurm-4242")
     with gpu_slot() as slot:
         assert slot.device == "cuda:0" and "SLURM" in slot.reason
+
+
+def test_slurm_gpu_ids_without_cuda_visible_devices(monkeypatch, tmp_path):
+    monkeypatch.setenv(gpu_slots.LOCK_DIR_ENV, str(tmp_path))
+    for variable in (gpu_slots.VISIBLE_ENV, "CUDA_VISIBLE_DEVICES", "SLURM_STEP_GPUS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_JOB_GPUS", "2,3")
+    other = []
+
+    def second_job():
+        with gpu_slot(timeout=5) as slot:
+            other.append(slot.device)
+
+    with gpu_slot() as first:
+        thread = threading.Thread(target=second_job)
+        thread.start()
+        thread.join()
+    assert (first.device, other) == ("cuda:2", ["cuda:3"])

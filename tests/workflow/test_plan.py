@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from hcs_steps.workflow import plan_cli
-from hcs_steps.workflow.config import validate_config
+from hcs_steps.workflow.config import ConfigError, validate_config
 from hcs_steps.workflow.plan import build_plan
 
 
@@ -76,6 +76,12 @@ def test_auto_with_a_visible_gpu_prefers_a_gpu_library(monkeypatch):
     plan = build_plan(configured([{"name": "smooth", "step": "gaussian"}]))
     assert plan.use_gpu and plan.steps[0].device == "gpu"
     assert plan.steps[0].memory_type != "numpy"
+
+
+def test_cupy_without_a_gpu_is_refused():
+    with pytest.raises(ConfigError, match=r"pipeline\[0\].backend: cupy runs on a GPU only"):
+        build_plan(configured([{"name": "m", "step": "max_projection", "backend": "cupy"}],
+                              gpu=False))
 
 
 def test_parameters_in_the_spec_include_defaults():

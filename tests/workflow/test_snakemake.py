@@ -67,6 +67,12 @@ def test_full_run_writes_plates_tables_heatmaps_logs(unfused_run, plate_counts):
         assert layout.wells == list(WELLS)
         assert layout.channel_names == ["nuclei", "membrane"]
     assert read_well(results / "steps" / "count.zarr", "B02").shape == (1, 2, 3, 64, 64)
+    # napari opens plates through ome-zarr-py's reader
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Plate, Reader
+
+    node = next(iter(Reader(parse_url(str(results / "steps" / "count.zarr")))()))
+    assert any(isinstance(spec, Plate) for spec in node.specs)
     counts = pd.read_parquet(results / "tables" / "counts.parquet")
     assert list(counts.columns[:5]) == ["plate", "well", "field", "channel", "step"]
     assert set(counts["channel"]) == {"nuclei"}
@@ -234,3 +240,29 @@ def test_slurm_profile_plans_gpu_jobs_in_well_groups(tmp_path, tiny_plate):
     smooth_jobs = [b for b in blocks if b.startswith("segment_smooth")]
     assert smooth_jobs and all("slurm_partition=gpu" in b and "gpu=1" not in b
                                for b in smooth_jobs)
+
+
+PLUGIN = '''
+from hcs_steps import memory
+from hcs_steps.steps import register_step
+
+
+@register_step("invert")
+@memory.numpy
+def invert_numpy(stack, *, maximum=65535):
+    """Invert a uint16 stack."""
+    return maximum - stack
+'''
+
+
+def test_a_plugin_step_runs_in_the_workflow(tmp_path, tiny_plate, monkeypatch):
+    from hcs_steps.plate import read_well
+
+    (tmp_path / "mylab_steps.py").write_text(PLUGIN)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    pipeline = [{"name": "inverted", "step": "invert", "params": {"maximum": 4000}}]
+    write_config(tmp_path, make_config(tiny_plate, pipeline, plugins=["mylab_steps"],
+                                       wells=["B02"]))
+    run_snakemake(tmp_path)
+    inverted = read_well(tmp_path / "results/tiny/steps/inverted.zarr", "B02")
+    np.testing.assert_array_equal(inverted, 4000 - read_well(tiny_plate, "B02"))

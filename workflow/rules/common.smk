@@ -2,6 +2,7 @@
 import re
 from pathlib import Path
 
+from hcs_steps.plate import parse_well
 from hcs_steps.workflow import jobs, paths
 from hcs_steps.workflow.config import validate_config
 from hcs_steps.workflow.plan import build_plan, well_resources
@@ -39,13 +40,9 @@ def well_name(wildcards):
     return wildcards.row + wildcards.column
 
 
-def split_well(well):
-    return well.rstrip("0123456789"), well[len(well.rstrip("0123456789")) :]
-
-
 def plate_wells(plate):
     """(row, column) of every selected well of a plate."""
-    return [split_well(well) for well in PLATES[plate].wells]
+    return [parse_well(well) for well in PLATES[plate].wells]
 
 
 def segment_input_plate(segment):
