@@ -8,6 +8,7 @@ no reader looks at, never a half-written well.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -41,7 +42,7 @@ def write_file_atomically(path: Path, data: bytes, *, keep_existing: bool = Fals
         tmp.unlink(missing_ok=True)
 
 
-def publish_directory(tmp: Path, final: Path, *, attempts: int = 5) -> None:
+def publish_directory(tmp: Path, final: Path, *, attempts: int = 20) -> None:
     """Move the finished directory ``tmp`` to ``final``, replacing what was there.
 
     An existing ``final`` is first renamed aside (a directory cannot be atomically
@@ -52,8 +53,8 @@ def publish_directory(tmp: Path, final: Path, *, attempts: int = 5) -> None:
         try:
             os.rename(tmp, final)
             return
-        except OSError:
-            if not final.exists():
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):  # not "final is there"
                 raise
         old = temporary_sibling(final, "old")
         try:

@@ -22,8 +22,8 @@ def job_logger(path: str | Path | None):
     >>> log = tempfile.mkdtemp() + "/job.log"
     >>> with job_logger(log) as logger:
     ...     logger.info("wrote well %s", "B03")
-    >>> open(log).read().split(" INFO ")[1]
-    'wrote well B03\n'
+    >>> open(log).read().split(" INFO ")[1].strip()
+    'wrote well B03'
     """
     logger = logging.getLogger(f"hcs_steps.job.{uuid.uuid4().hex}")
     logger.setLevel(logging.INFO)

@@ -50,6 +50,8 @@ def test_projection_on_some_channels_only_is_refused(tmp_path, tiny_plate):
                           "channel": ["nuclei"]}])
     with pytest.raises(ValueError, match="different shapes"):
         run(tmp_path, tiny_plate, spec)
+    log = (tmp_path / "job.log").read_text()
+    assert "job failed" in log and "different shapes" in log  # the traceback is in the job log
 
 
 def test_gpu_segment_without_a_gpu_runs_on_cpu_and_says_so(tmp_path, tiny_plate, monkeypatch):
