@@ -44,7 +44,10 @@ def _selected(requested, available, what: str, key: str, canonical=lambda x: x) 
         return tuple(available)
     chosen = []
     for index, item in enumerate(requested):
-        name = canonical(item)
+        try:
+            name = canonical(item)
+        except ValueError as error:  # PlateDataError: not a well name at all
+            raise ConfigError(f"config key {key}[{index}]: {error}") from None
         if name not in available:
             raise ConfigError(
                 f"config key {key}[{index}]: no {what} {item!r}; available: {', '.join(available)}"

@@ -109,6 +109,10 @@ def test_plan_cli_prints_steps_segments_conversions_resources(tmp_path, capsys):
          "pipeline[0].step"),
         ("plates: {demo: {format: demo}}\npipeline: [{name: s, step: gaussian}]\n"
          "channels: [DAPI]\n", "channels[0]"),
+        ("plates: {demo: {format: demo}}\npipeline: [{name: s, step: gaussian}]\n"
+         "wells: [B02, Q99]\n", "wells[1]"),
+        ("plates: {demo: {format: demo}}\npipeline: [{name: s, step: gaussian}]\n"
+         "wells: [A01]\n", "wells[0]: no well 'A01'"),
     ],
 )
 def test_plan_cli_refuses_invalid_configs(tmp_path, capsys, text, message):
