@@ -34,8 +34,9 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
         The target library.
     device : str, optional
         ``"cpu"`` or ``"cuda:N"`` for the result. By default a GPU array stays on its GPU
-        when the target can hold it there, and anything else lands on the target's
-        default device (the host; pyclesperanto's current device; cupy: the job's GPU).
+        when the target can hold it there (a build of the target without CUDA gets it on
+        the host), and anything else lands on the target's default device (the host;
+        pyclesperanto's current device; cupy: the job's GPU).
     allow_cpu_roundtrip : bool
         Permit a GPU-to-GPU conversion that can only copy through host memory.
 
@@ -53,7 +54,10 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
     TypeError
         When ``data`` is not an array of a supported library.
     NoCudaDeviceError
-        When the target is cupy and no CUDA device is available.
+        When ``device`` names a CUDA device the target cannot use here, or the target is
+        cupy and no CUDA device is available; the message says how to run on the CPU.
+    ValueError
+        When ``device`` is not ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     MissingLibraryError
         When the target library is not installed (the message names the extra).
 
@@ -79,7 +83,7 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
     src_device = src.device_of(data)
     if device is not None:
         dst_device = dst.placement(device)
-    elif dst.cuda_capable and is_cuda(src_device):
+    elif dst.cuda_capable and is_cuda(src_device) and dst.can_use(src_device):
         dst_device = src_device
     else:
         dst_device = dst.default_device()
@@ -107,6 +111,7 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
                 raise BufferError(f"{source.value} and {target.value} share no device memory")
             result = dst.to_device(dst.from_dlpack(data), dst_device)
         except _ZERO_COPY_ERRORS as exc:
+            _reraise_oom(exc, src, dst)
             if not allow_cpu_roundtrip:
                 raise MemoryConversionError(
                     source,
@@ -121,9 +126,10 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
         method = "host dlpack"
         try:
             result = dst.from_dlpack(data)
-        except _ZERO_COPY_ERRORS:
+        except _ZERO_COPY_ERRORS as exc:
             # Non-contiguous or grad-tracking tensors cannot be exported; copying is fine
             # on the host.
+            _reraise_oom(exc, src, dst)
             method = "host copy"
             result = dst.from_numpy(src.to_numpy(data), dst_device)
     else:
@@ -135,6 +141,13 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
             source, target, method, f"dtype changed from {dtype} to {dst.dtype_of(result)}"
         )
     return result
+
+
+def _reraise_oom(exc, src, dst) -> None:
+    # torch's and jax's out-of-memory errors are RuntimeErrors: they are not a refusal to
+    # share, and copying instead would need more memory, so they reach OOM recovery.
+    if src.is_oom(exc) or dst.is_oom(exc):
+        raise exc
 
 
 convert_memory = convert

@@ -11,10 +11,8 @@ import sys
 import threading
 
 from .adapters import adapter_for
-from .adapters.base import normalize_device
+from .adapters.base import DEVICE_ENV, normalize_device
 from .types import validate_memory_type
-
-DEVICE_ENV = "HCS_STEPS_DEVICE"
 
 _local = threading.local()
 
@@ -108,6 +106,12 @@ def device_of(x) -> str:
 
 def to_device(x, device):
     """Move ``x`` to ``device`` within its own library; raise ``ValueError`` if unsupported.
+
+    ``x`` itself comes back when it is on ``device`` already. A device string that is not
+    ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` raises ``ValueError`` naming it; a CUDA device
+    that the library cannot use here (no GPU, a CPU-only build, an index past the last
+    GPU) raises :class:`~hcs_steps.memory.NoCudaDeviceError`, a ``ValueError`` that also
+    names the library and how to run on the CPU instead.
 
     Examples
     --------

@@ -41,8 +41,14 @@ class MissingLibraryError(ImportError):
     """An optional array library is not installed; the message names the extra to install."""
 
 
-class NoCudaDeviceError(RuntimeError):
-    """A CUDA device was needed and none is usable on this machine."""
+class NoCudaDeviceError(RuntimeError, ValueError):
+    """A CUDA device was asked for that the library cannot use on this machine.
+
+    The message names the device, the library and what to do. It is also a
+    ``ValueError``, so that ``to_device``'s contract (an unsupported device raises
+    ``ValueError``) holds whether the device string is malformed or names a GPU that this
+    machine or this build of the library lacks.
+    """
 
 
 class OutOfMemoryError(MemoryError):

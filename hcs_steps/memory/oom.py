@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from .adapters import adapter_for
 from .errors import OutOfMemoryError
@@ -15,7 +16,14 @@ def is_oom(exc: BaseException, adapters) -> bool:
     return any(adapter.is_oom(exc) for adapter in adapters)
 
 
-def free_caches(adapters) -> None:
+def free_caches(adapters, exc: BaseException) -> None:
+    """Free the caches of ``adapters`` after the out-of-memory error ``exc``.
+
+    The error's traceback keeps the failed call's frames, and with them every array the
+    call had allocated, alive; clearing those frames' locals first lets the memory go
+    (the traceback still prints, without local values).
+    """
+    traceback.clear_frames(exc.__traceback__)
     for adapter in adapters:
         adapter.free_cache()
 
@@ -55,12 +63,13 @@ def call_with_oom_recovery(call, stack, adapters, name: str):
 
 def recover_from_oom(call, stack, adapters, name: str, original: BaseException):
     """The recovery half of :func:`call_with_oom_recovery`, after ``original`` was raised."""
-    free_caches(adapters)
+    free_caches(adapters, original)
     try:
         return call(stack)
     except Exception as exc:
         if not is_oom(exc, adapters):
             raise
+        free_caches(adapters, exc)
     logger.warning(
         "%s ran out of memory on a stack of shape %s; splitting it along Z",
         name,
@@ -83,7 +92,7 @@ def _split_along_z(call, stack, adapters, name, original):
         except Exception as exc:
             if not is_oom(exc, adapters):
                 raise
-            free_caches(adapters)
+            free_caches(adapters, exc)
             result = _split_along_z(call, part, adapters, name, original)
         if isinstance(result, tuple):
             raise OutOfMemoryError(

@@ -1,8 +1,9 @@
 """Thread-local CUDA streams for cupy and torch.
 
 Each thread gets its own non-default stream per (library, device), so concurrent jobs in
-one process do not serialise on the default stream. Work is synchronised when the block
-ends, before the result is handed to code that knows nothing of the stream.
+one process do not serialise on the default stream. The stream waits for the caller's
+queued work before the block runs, and is synchronised when the block ends, before the
+result is handed to code that knows nothing of the stream.
 """
 
 from __future__ import annotations
@@ -42,14 +43,31 @@ def thread_stream_of(memory_type: MemoryType, device: str):
 
 @contextlib.contextmanager
 def thread_stream(memory_type: MemoryType, device: str):
-    """Make this thread's stream current on ``device`` for the block; synchronise after."""
+    """Make this thread's stream current on ``device`` for the block; synchronise after.
+
+    The stream first waits for the work already queued on the stream that was current
+    (the caller may hand in data whose kernels are still running there), and is
+    synchronised when the block ends, also when it raises, so that nothing the block
+    queued is still running when its result or its error reaches the caller.
+    """
     lib = adapter_for(memory_type).lib()
     index = parse_device(device)[1]
     stream = thread_stream_of(memory_type, device)
-    if memory_type is MemoryType.CUPY:
-        with lib.cuda.Device(index), stream:
-            yield stream
-    else:
-        with lib.cuda.device(index), lib.cuda.stream(stream):
-            yield stream
+    try:
+        if memory_type is MemoryType.CUPY:
+            with lib.cuda.Device(index):
+                stream.wait_event(lib.cuda.get_current_stream().record())
+                with stream:
+                    yield stream
+        else:
+            with lib.cuda.device(index):
+                stream.wait_stream(lib.cuda.current_stream(index))
+                with lib.cuda.stream(stream):
+                    yield stream
+    except BaseException:
+        # The caller may free or reuse the inputs once it has the error; a failure to
+        # synchronise must not hide that error, which is the one worth reporting.
+        with contextlib.suppress(Exception):
+            stream.synchronize()
+        raise
     stream.synchronize()

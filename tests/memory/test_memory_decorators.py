@@ -172,6 +172,7 @@ def test_cupy_without_a_gpu_says_no_cuda_device_is_available(monkeypatch):
     pytest.importorskip("cupy")
     monkeypatch.setenv("HCS_STEPS_DEVICE", "cuda:0")
     monkeypatch.setattr(adapter_for("cupy").lib(), "is_available", lambda: False)
+    monkeypatch.setattr(adapter_for("cupy"), "_cuda_count", None)  # ask cupy again
     with pytest.raises(NoCudaDeviceError, match="no CUDA device is available"):
         memory.cupy(requires_gpu=False)(double)(sample())
 

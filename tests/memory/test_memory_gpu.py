@@ -185,3 +185,25 @@ def test_real_out_of_memory_is_recovered_by_splitting_along_z(name):
     np.testing.assert_array_equal(host_copy(result), original * 2)
     assert depths[:2] == [8, 8]
     assert min(depths) < 8
+
+
+@pytest.mark.parametrize("name", ["cupy", "torch"])
+def test_the_function_sees_work_the_caller_queued_on_its_own_stream(name):
+    cuda_ready(name)
+    lib = adapter_for(name).lib()
+    # Queue a long chain on the caller's (default) stream; the function's thread stream
+    # must wait for it, or it reads the last result's memory before it is written.
+    stack = convert(np.ones((16, 512, 512), np.float32), name, device="cuda:0")
+    for _ in range(200):
+        stack = stack * 1.001 + 0.0
+
+    @getattr(memory, name)
+    def copy(stack):
+        return stack + 0
+
+    result = copy(stack)
+    if name == "cupy":
+        lib.cuda.Device(0).synchronize()
+    else:
+        lib.cuda.synchronize()
+    np.testing.assert_array_equal(host_copy(result), host_copy(stack))

@@ -1,5 +1,7 @@
 """OOM recovery, driven on the CPU by raising each library's real out-of-memory error."""
 
+import weakref
+
 import numpy as np
 import pytest
 from memory_support import host_copy, oom_error, sample
@@ -135,3 +137,54 @@ def test_numpy_functions_recover_from_host_memory_errors():
 
     result = memory.numpy(oom_recovery=True)(big)(sample())
     np.testing.assert_array_equal(result, -sample())
+
+
+class Scratch:
+    """Stands for the arrays a call allocated before it ran out of memory."""
+
+
+def test_a_failed_call_releases_its_arrays_before_the_retry_and_the_split(memory_type):
+    scratches, alive_at_call = [], []
+
+    def hungry(stack):
+        alive_at_call.append(sum(ref() is not None for ref in scratches))
+        scratch = Scratch()
+        scratches.append(weakref.ref(scratch))
+        if stack.shape[0] > 1:
+            raise oom_error(memory_type)  # the traceback holds this frame, and scratch
+        return stack + 1
+
+    result = decorate(memory_type, hungry)(convert(sample(shape=(2, 3, 2)), memory_type))
+    np.testing.assert_array_equal(host_copy(result), sample(shape=(2, 3, 2)) + 1)
+    assert len(alive_at_call) == 4  # first try, retry, then one call per plane
+    assert alive_at_call == [0, 0, 0, 0]
+
+
+def test_an_oom_in_the_zero_copy_route_is_not_hidden_by_a_copy(monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("jax")
+    error = oom_error(MemoryType.JAX)
+
+    def out_of_memory(x):
+        raise error
+
+    monkeypatch.setattr(adapter_for("jax"), "from_dlpack", out_of_memory)
+    with pytest.raises(type(error)) as caught:
+        convert(convert(sample(), "torch"), "jax")
+    assert caught.value is error
+
+
+def test_an_oom_between_gpus_is_not_reported_as_a_refused_route(monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("jax")
+    for name in ("torch", "jax"):
+        monkeypatch.setattr(adapter_for(name), "on_gpu", lambda device: True)
+    error = oom_error(MemoryType.TORCH)
+
+    def out_of_memory(x):
+        raise error
+
+    monkeypatch.setattr(adapter_for("jax"), "from_dlpack", out_of_memory)
+    with pytest.raises(type(error)) as caught:
+        convert(convert(sample(), "torch"), "jax", allow_cpu_roundtrip=True)
+    assert caught.value is error

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 
 import numpy as np
 
-from ..errors import MemoryConversionError, MissingLibraryError
+from ..errors import MemoryConversionError, MissingLibraryError, NoCudaDeviceError
 from ..types import MemoryType
+
+#: The environment variable that names a job's device (read by ``resolve_device``).
+DEVICE_ENV = "HCS_STEPS_DEVICE"
 
 _DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
 
@@ -53,11 +57,14 @@ class Adapter:
     extra: str
     #: True when arrays of this library can live on a CUDA device.
     cuda_capable = False
+    #: How to get CUDA support, for the error that a CUDA device is unusable.
+    cuda_install = ""
     #: Names in the library's exception types/messages that mean "out of memory".
     oom_markers: tuple[str, ...] = ()
 
     def __init__(self):
         self._lib = None
+        self._cuda_count = None
 
     def lib(self):
         if self._lib is None:
@@ -81,9 +88,48 @@ class Adapter:
         return True
 
     # -- placement ---------------------------------------------------------------------
-    def placement(self, device: str) -> str:
-        """The device this library uses for a job that runs on ``device``."""
-        return normalize_device(device)
+    def placement(self, device) -> str:
+        """The device this library uses for a job that runs on ``device``.
+
+        Raises ``ValueError`` for a device string it cannot parse, and
+        :class:`NoCudaDeviceError` (also a ``ValueError``) for a CUDA device that this
+        library cannot use here.
+        """
+        device = normalize_device(device)
+        if is_cuda(device) and not self.can_use(device):
+            raise self.unusable_cuda_device(device)
+        return device
+
+    def can_use(self, device: str) -> bool:
+        """Whether this library can put arrays on the canonical CUDA ``device``."""
+        return parse_device(device)[1] < self.cuda_device_count()
+
+    def cuda_device_count(self) -> int:
+        """How many CUDA devices this library sees; asked once per process."""
+        if self._cuda_count is None:
+            self._cuda_count = self._count_cuda_devices() if self.cuda_capable else 0
+        return self._cuda_count
+
+    def _count_cuda_devices(self) -> int:
+        raise NotImplementedError
+
+    def unusable_cuda_device(self, device: str) -> NoCudaDeviceError:
+        name, count = self.memory_type.value, self.cuda_device_count()
+        if count:
+            problem = f"{name} sees {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+            remedy = "to use a GPU, select one of those"
+        else:
+            problem = f"no CUDA device is available to {name}"
+            remedy = f"to use a GPU, {self.cuda_install or 'run on a machine with a CUDA GPU'}"
+        from_env = os.environ.get(DEVICE_ENV)
+        if from_env:
+            to_cpu = f"unset {DEVICE_ENV} (now {from_env!r}) or set it to 'cpu'"
+        else:
+            to_cpu = f"set {DEVICE_ENV}=cpu"
+        return NoCudaDeviceError(
+            f"{name} cannot use device {device!r}: {problem}. To run on the CPU, {to_cpu} "
+            f"(in code: use_device('cpu') or device='cpu'); {remedy}"
+        )
 
     def default_device(self) -> str:
         """Where a conversion to this library lands when no device is given."""
@@ -92,7 +138,15 @@ class Adapter:
     def device_of(self, x) -> str:
         raise NotImplementedError
 
-    def to_device(self, x, device: str):
+    def to_device(self, x, device):
+        """``x`` on ``device``: ``x`` itself when it is there already, else a moved copy."""
+        device = self.placement(device)
+        if self.device_of(x) == device:
+            return x
+        return self._move(x, device)
+
+    def _move(self, x, device: str):
+        """Copy ``x`` to the canonical, usable ``device`` within this library."""
         raise NotImplementedError
 
     def on_gpu(self, device: str) -> bool:

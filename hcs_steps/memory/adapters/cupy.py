@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import NoCudaDeviceError
 from ..types import MemoryType
-from .base import Adapter, normalize_device, parse_device
+from .base import Adapter, parse_device
 
 
 class CupyAdapter(Adapter):
@@ -13,28 +13,31 @@ class CupyAdapter(Adapter):
     package = "cupy-cuda12x"
     extra = "cupy"
     cuda_capable = True
+    cuda_install = "run on a machine with an NVIDIA GPU and a CUDA 12 driver"
     oom_markers = ("OutOfMemoryError", "cudaErrorMemoryAllocation", "out of memory")
 
     def placement(self, device):
-        kind, index = parse_device(device)
-        if kind != "cuda" or not self.lib().is_available():
+        if parse_device(device)[0] != "cuda":
             raise NoCudaDeviceError(
-                f"cupy needs a CUDA device, but no CUDA device is available (job device {device!r})"
+                f"cupy arrays live on CUDA devices only, not on {device!r}; use another "
+                "library's implementation on the CPU"
+                + ("" if self.cuda_device_count() else " (no CUDA device is available to cupy)")
             )
-        return f"cuda:{index}"
+        return super().placement(device)
 
     def default_device(self):
         from ..device import resolve_device
 
         return self.placement(resolve_device())
 
+    def _count_cuda_devices(self):
+        cupy = self.lib()
+        return cupy.cuda.runtime.getDeviceCount() if cupy.is_available() else 0
+
     def device_of(self, x):
         return f"cuda:{x.device.id}"
 
-    def to_device(self, x, device):
-        device = self.placement(normalize_device(device))
-        if self.device_of(x) == device:
-            return x
+    def _move(self, x, device):
         cupy = self.lib()
         with cupy.cuda.Device(parse_device(device)[1]):
             return cupy.asarray(x)

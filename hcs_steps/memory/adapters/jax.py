@@ -8,7 +8,7 @@ import numpy as np
 
 from ...buffers import aligned_copy, is_aligned
 from ..types import MemoryType
-from .base import Adapter, normalize_device, parse_device
+from .base import Adapter, parse_device
 
 
 class JaxAdapter(Adapter):
@@ -17,24 +17,25 @@ class JaxAdapter(Adapter):
     package = "jax"
     extra = "jax"
     cuda_capable = True
+    cuda_install = "pip install 'jax[cuda12]' on a machine with an NVIDIA GPU and driver"
     oom_markers = ("RESOURCE_EXHAUSTED", "Out of memory")
 
-    def _device(self, device):
-        jax = self.lib()
-        kind, index = parse_device(device)
+    def _count_cuda_devices(self):
         try:
-            return jax.devices("cpu" if kind == "cpu" else "cuda")[index]
-        except (RuntimeError, IndexError) as exc:
-            raise ValueError(f"jax has no device {device!r}") from exc
+            return len(self.lib().devices("cuda"))
+        except RuntimeError:  # "Unknown backend": a CPU-only jaxlib
+            return 0
+
+    def _device(self, device):
+        # The device was checked by placement(), so it exists.
+        kind, index = parse_device(device)
+        return self.lib().devices("cpu" if kind == "cpu" else "cuda")[index]
 
     def device_of(self, x):
         (device,) = x.devices()
         return "cpu" if device.platform == "cpu" else f"cuda:{device.id}"
 
-    def to_device(self, x, device):
-        device = normalize_device(device)
-        if self.device_of(x) == device:
-            return x
+    def _move(self, x, device):
         return self.lib().device_put(x, self._device(device))
 
     def unsupported_dtype(self, dtype):

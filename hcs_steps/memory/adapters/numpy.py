@@ -26,10 +26,6 @@ class NumpyAdapter(Adapter):
     def device_of(self, x) -> str:
         return "cpu"
 
-    def to_device(self, x, device: str):
-        self.placement(device)
-        return x
-
     def from_numpy(self, array, device):
         return array
 

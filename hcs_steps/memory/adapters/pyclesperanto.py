@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from ..types import MemoryType
-from .base import Adapter
+from .base import Adapter, normalize_device
 
 # The dtypes pyclesperanto stores as they are; it silently wraps int64 to int32 and
 # turns anything else into float32.
@@ -40,7 +40,10 @@ class PyclesperantoAdapter(Adapter):
 
     # pyclesperanto keeps one current OpenCL device; jobs use it whatever their CUDA slot.
     def placement(self, device):
-        return self.lib().get_device().name
+        current = self.lib().get_device().name
+        if device != current:
+            normalize_device(device)  # "cpu" and "cuda:N" are fine; nonsense is refused
+        return current
 
     def default_device(self):
         return self.lib().get_device().name

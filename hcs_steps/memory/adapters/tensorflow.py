@@ -11,7 +11,7 @@ import numpy as np
 
 from ...buffers import aligned_copy, is_aligned
 from ..types import MemoryType
-from .base import Adapter, normalize_device, parse_device
+from .base import Adapter, parse_device
 
 _DLPACK_CUDA = 2  # DLDeviceType kDLCUDA
 
@@ -22,6 +22,10 @@ class TensorflowAdapter(Adapter):
     package = "tensorflow (or tensorflow-cpu)"
     extra = "tensorflow"
     cuda_capable = True
+    cuda_install = (
+        "pip install 'tensorflow[and-cuda]' (tensorflow-cpu has no GPU support) "
+        "on a machine with an NVIDIA GPU and driver"
+    )
     oom_markers = ("ResourceExhaustedError", "OOM when allocating")
 
     def _import(self):
@@ -39,10 +43,10 @@ class TensorflowAdapter(Adapter):
         kind, index = parse_device(device)
         return f"/{'CPU' if kind == 'cpu' else 'GPU'}:{0 if kind == 'cpu' else index}"
 
-    def to_device(self, x, device):
-        device = normalize_device(device)
-        if self.device_of(x) == device:
-            return x
+    def _count_cuda_devices(self):
+        return len(self.lib().config.list_physical_devices("GPU"))
+
+    def _move(self, x, device):
         tf = self.lib()
         with tf.device(self._tf_device(device)):
             return tf.identity(x)

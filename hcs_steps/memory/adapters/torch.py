@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import MemoryType
-from .base import Adapter, is_cuda, normalize_device
+from .base import Adapter, is_cuda
 
 
 class TorchAdapter(Adapter):
@@ -14,6 +14,10 @@ class TorchAdapter(Adapter):
     package = "torch"
     extra = "torch"
     cuda_capable = True
+    cuda_install = (
+        "install a CUDA build of torch (https://pytorch.org/get-started/locally/) "
+        "on a machine with an NVIDIA GPU and driver"
+    )
     oom_markers = ("OutOfMemoryError", "CUDA out of memory", "can't allocate memory")
 
     def __init__(self):
@@ -26,10 +30,11 @@ class TorchAdapter(Adapter):
         device = x.device
         return f"{device.type}:{device.index or 0}"
 
-    def to_device(self, x, device):
-        device = normalize_device(device)
-        if self.device_of(x) == device:
-            return x
+    def _count_cuda_devices(self):
+        cuda = self.lib().cuda
+        return cuda.device_count() if cuda.is_available() else 0
+
+    def _move(self, x, device):
         return x.to(device)
 
     def dtype_of(self, x):
