@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import textwrap
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -60,7 +64,8 @@ def test_list_and_show_load_plugins(tmp_path, monkeypatch, capsys):
 
 
 def test_plan_hands_over_to_the_workflow(monkeypatch):
-    plan_cli = pytest.importorskip("hcs_steps.workflow.plan_cli")
+    from hcs_steps.workflow import plan_cli
+
     seen = []
     monkeypatch.setattr(plan_cli, "main", lambda configfile: seen.append(configfile) or 3)
     assert main(["plan", "my.yaml"]) == 3
@@ -68,15 +73,19 @@ def test_plan_hands_over_to_the_workflow(monkeypatch):
     assert seen == ["my.yaml", None]
 
 
-def test_no_command_is_a_usage_error(capsys):
+def test_no_command_is_a_usage_error():
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
 
 
 def test_installed_console_script_lists_steps():
-    script = Path(sys.executable).with_name("hcs-steps")
-    if not script.exists():
-        pytest.skip("hcs-steps is not installed as a console script in this environment")
-    result = subprocess.run([str(script), "list"], capture_output=True, text=True, check=True)
+    # The package is installed (editable) wherever tests run, so a missing or stale script is
+    # a broken install: fail, never skip.
+    (entry_point,) = entry_points(group="console_scripts", name="hcs-steps")
+    assert entry_point.value == "hcs_steps.cli:main"
+    script_dirs = dict.fromkeys([str(Path(sys.executable).parent), sysconfig.get_path("scripts")])
+    script = shutil.which("hcs-steps", path=os.pathsep.join(script_dirs))
+    assert script, f"no hcs-steps script in {list(script_dirs)}; run `pip install -e .`"
+    result = subprocess.run([script, "list"], capture_output=True, text=True, check=True)
     assert "stack_percentile_normalize  [numpy, torch, cupy, jax]" in result.stdout

@@ -26,15 +26,18 @@ from hcs_steps import memory as mem
 from hcs_steps.steps.blobs import detect_blobs_torch, paint_blobs
 from hcs_steps.steps.measure import measure_numpy, measure_torch
 from hcs_steps.steps.params import check_choice, check_number, check_order, require_stack
+from hcs_steps.steps.segmentation import METHODS as SEGMENTATION_METHODS
 from hcs_steps.steps.segmentation import (
     check_segmentation_parameters,
     ordered_labels_numpy,
-    segment_plane_numpy,
+    segment_numpy,
     segment_torch,
 )
 
 STEP = "count_cells_single_channel"
-METHODS = ("blob_log", "blob_dog", "threshold", "watershed")
+METHODS = ("blob_log", "blob_dog", *SEGMENTATION_METHODS)
+SEGMENTATION_PARAMETERS = ("smoothing_sigma", "min_distance", "min_area")
+BLOB_PARAMETERS = ("min_sigma", "max_sigma", "num_sigma", "threshold", "overlap")
 
 
 def check_counting_parameters(params: Mapping[str, object]) -> None:
@@ -89,6 +92,49 @@ def _blob_labels_numpy(
             image, min_sigma=min_sigma, max_sigma=max_sigma, threshold=threshold, overlap=overlap
         )
     return paint_blobs(plane.shape, blobs)
+
+
+def _labels_numpy(stack, detection_method, segment, blob):
+    import numpy as np
+
+    if detection_method in SEGMENTATION_METHODS:
+        return segment_numpy(stack, detection_method, **segment)
+    return np.stack(
+        [
+            ordered_labels_numpy(
+                _blob_labels_numpy(plane, detection_method, **blob), segment["min_area"]
+            )
+            for plane in stack
+        ]
+    )
+
+
+def _labels_torch(stack, detection_method, segment, blob):
+    import numpy as np
+    import torch
+
+    if detection_method in SEGMENTATION_METHODS:
+        return segment_torch(stack, detection_method, **segment)
+    # Only the scale space runs on the device; the few blobs are pruned and painted on the host.
+    planes = [
+        ordered_labels_numpy(paint_blobs(stack.shape[1:], blobs), segment["min_area"])
+        for blobs in detect_blobs_torch(stack, detection_method, **blob)
+    ]
+    return torch.from_numpy(np.stack(planes).astype(np.int32)).to(stack.device)
+
+
+def _count(stack, params, label_stack, measure):
+    """Check, label with ``label_stack``, measure with ``measure``: every implementation."""
+    require_stack(STEP, stack)
+    check_counting_parameters(params)
+    segment = {name: params[name] for name in SEGMENTATION_PARAMETERS}
+    blob = {name: params[name] for name in BLOB_PARAMETERS}
+    labels = label_stack(stack, params["detection_method"], segment, blob)
+    counts, objects = measure(labels, stack)
+    special = {"counts": counts, "objects": objects}
+    if params["return_labels"]:
+        special["labels"] = labels
+    return stack, special
 
 
 @mem.numpy
@@ -158,36 +204,9 @@ def count_cells_single_channel_numpy(
     >>> found["counts"]["count"].tolist()
     [2, 0]
     """
-    require_stack(STEP, stack)
-    blob = dict(
-        min_sigma=min_sigma,
-        max_sigma=max_sigma,
-        num_sigma=num_sigma,
-        threshold=threshold,
-        overlap=overlap,
-    )
-    segment = dict(smoothing_sigma=smoothing_sigma, min_distance=min_distance, min_area=min_area)
-    check_counting_parameters(
-        {"detection_method": detection_method, "return_labels": return_labels, **blob, **segment}
-    )
-    import numpy as np
-
-    if detection_method in ("threshold", "watershed"):
-        labels = np.stack(
-            [segment_plane_numpy(plane, detection_method, **segment) for plane in stack]
-        )
-    else:
-        labels = np.stack(
-            [
-                ordered_labels_numpy(_blob_labels_numpy(plane, detection_method, **blob), min_area)
-                for plane in stack
-            ]
-        )
-    counts, objects = measure_numpy(labels, stack)
-    special = {"counts": counts, "objects": objects}
-    if return_labels:
-        special["labels"] = labels
-    return stack, special
+    # At the top of the body, locals() holds exactly the arguments: the parameters by name.
+    params = {name: value for name, value in locals().items() if name != "stack"}
+    return _count(stack, params, _labels_numpy, measure_numpy)
 
 
 @mem.torch
@@ -224,31 +243,5 @@ def count_cells_single_channel_torch(
     >>> found["counts"]["count"].tolist(), found["labels"].dtype
     ([2, 0], torch.int32)
     """
-    require_stack(STEP, stack)
-    blob = dict(
-        min_sigma=min_sigma,
-        max_sigma=max_sigma,
-        num_sigma=num_sigma,
-        threshold=threshold,
-        overlap=overlap,
-    )
-    segment = dict(smoothing_sigma=smoothing_sigma, min_distance=min_distance, min_area=min_area)
-    check_counting_parameters(
-        {"detection_method": detection_method, "return_labels": return_labels, **blob, **segment}
-    )
-    import numpy as np
-    import torch
-
-    if detection_method in ("threshold", "watershed"):
-        labels = segment_torch(stack, detection_method, **segment)
-    else:
-        planes = [
-            ordered_labels_numpy(paint_blobs(stack.shape[1:], blobs), min_area)
-            for blobs in detect_blobs_torch(stack, detection_method, **blob)
-        ]
-        labels = torch.from_numpy(np.stack(planes).astype(np.int32)).to(stack.device)
-    counts, objects = measure_torch(labels, stack)
-    special = {"counts": counts, "objects": objects}
-    if return_labels:
-        special["labels"] = labels
-    return stack, special
+    params = {name: value for name, value in locals().items() if name != "stack"}
+    return _count(stack, params, _labels_torch, measure_torch)

@@ -74,6 +74,15 @@ def disk_offsets(radius: int) -> list[tuple[int, int]]:
     return [(dy, dx) for dy, half in disk_half_widths(radius) for dx in range(-half, half + 1)]
 
 
+def _disk_neighbours(padded, radius: int, height: int, width: int) -> list:
+    """The plane shifted by every :func:`disk_offsets` offset, as slices of ``padded`` (the
+    plane with ``radius`` pixels added on each side); any library that slices like numpy."""
+    return [
+        padded[radius + dy : radius + dy + height, radius + dx : radius + dx + width]
+        for dy, dx in disk_offsets(radius)
+    ]
+
+
 def _clamped_indices(size: int, radius: int):
     import numpy as np
 
@@ -283,17 +292,12 @@ def median_torch(stack, *, radius=1):
 
     wide = stack.dtype in (torch.int32, torch.uint32, torch.int64, torch.float64)
     height, width = stack.shape[1:]
-    offsets = disk_offsets(radius)
+    middle = len(disk_offsets(radius)) // 2
     planes = []
     for plane in stack.to(torch.float64 if wide else torch.float32):
         padded = functional.pad(plane[None, None], (radius,) * 4, mode="replicate")[0, 0]
-        shifted = torch.stack(
-            [
-                padded[radius + dy : radius + dy + height, radius + dx : radius + dx + width]
-                for dy, dx in offsets
-            ]
-        )
-        planes.append(shifted.sort(dim=0).values[len(offsets) // 2])
+        shifted = torch.stack(_disk_neighbours(padded, radius, height, width))
+        planes.append(shifted.sort(dim=0).values[middle])
     result = torch.stack(planes)
     if stack.dtype == torch.uint16:  # no float -> uint16 cast on every device
         return result.to(torch.int32).to(torch.uint16)
@@ -315,7 +319,7 @@ def median_tensorflow(stack, *, radius=1):
     import tensorflow as tf
 
     _, height, width = stack.shape
-    offsets = disk_offsets(radius)
+    middle = len(disk_offsets(radius)) // 2
     # tf.sort handles float and signed integers; float32 holds every 16-bit value exactly.
     wide = stack.dtype in (tf.int32, tf.uint32, tf.int64, tf.float64)
     work = tf.cast(stack, tf.float64 if wide else tf.float32)
@@ -323,13 +327,8 @@ def median_tensorflow(stack, *, radius=1):
     for index in range(stack.shape[0]):
         padded = tf.gather(work[index], _clamped_indices(height, radius), axis=0)
         padded = tf.gather(padded, _clamped_indices(width, radius), axis=1)
-        shifted = tf.stack(
-            [
-                padded[radius + dy : radius + dy + height, radius + dx : radius + dx + width]
-                for dy, dx in offsets
-            ]
-        )
-        planes.append(tf.sort(shifted, axis=0)[len(offsets) // 2])
+        shifted = tf.stack(_disk_neighbours(padded, radius, height, width))
+        planes.append(tf.sort(shifted, axis=0)[middle])
     return tf.cast(tf.stack(planes), stack.dtype)
 
 
@@ -348,15 +347,10 @@ def median_jax(stack, *, radius=1):
     import jax.numpy as jnp
 
     _, height, width = stack.shape
-    offsets = disk_offsets(radius)
+    middle = len(disk_offsets(radius)) // 2
     planes = []
     for plane in stack:
         padded = jnp.pad(plane, radius, mode="edge")
-        shifted = jnp.stack(
-            [
-                padded[radius + dy : radius + dy + height, radius + dx : radius + dx + width]
-                for dy, dx in offsets
-            ]
-        )
-        planes.append(jnp.sort(shifted, axis=0)[len(offsets) // 2])
+        shifted = jnp.stack(_disk_neighbours(padded, radius, height, width))
+        planes.append(jnp.sort(shifted, axis=0)[middle])
     return jnp.stack(planes)

@@ -69,6 +69,20 @@ def _checked(stack, selem_radius, downsample_factor) -> int:
     return small_radius(selem_radius, downsample_factor)
 
 
+def _tophat_scipy_like(xp, ndimage, stack, radius: int, f: int):
+    """The four stages with a numpy-like namespace ``xp`` and its scipy-like ``ndimage``."""
+    z, height, width = stack.shape
+    padded = xp.pad(stack, ((0, 0), (0, -height % f), (0, -width % f)), mode="edge")
+    small = padded.reshape(z, padded.shape[1] // f, f, padded.shape[2] // f, f).min(axis=(2, 4))
+    # One plane at a time: the footprint has no reach along Z.
+    footprint = xp.zeros((1, 2 * radius + 1, 2 * radius + 1), dtype=bool)
+    for dy, half in disk_half_widths(radius):
+        footprint[0, dy + radius, radius - half : radius + half + 1] = True
+    opened = ndimage.grey_opening(small, footprint=footprint, mode="nearest")
+    background = opened.repeat(f, axis=1).repeat(f, axis=2)[:, :height, :width]
+    return stack - background
+
+
 @mem.numpy
 def tophat_numpy(stack, *, selem_radius=50, downsample_factor=4):
     """Subtract each plane's background: its opening by a disk, computed downsampled.
@@ -99,24 +113,15 @@ def tophat_numpy(stack, *, selem_radius=50, downsample_factor=4):
     radius = _checked(stack, selem_radius, downsample_factor)
     import numpy as np
     from scipy import ndimage
-    from skimage.morphology import disk
 
-    f = downsample_factor
-    z, height, width = stack.shape
-    padded = np.pad(stack, ((0, 0), (0, -height % f), (0, -width % f)), mode="edge")
-    blocks = padded.reshape(z, padded.shape[1] // f, f, padded.shape[2] // f, f)
-    small = blocks.min(axis=(2, 4))
-    footprint = disk(radius)[None]  # one plane at a time: no reach along Z
-    opened = ndimage.grey_opening(small, footprint=footprint, mode="nearest")
-    background = opened.repeat(f, axis=1).repeat(f, axis=2)[:, :height, :width]
-    return stack - background
+    return _tophat_scipy_like(np, ndimage, stack, radius, downsample_factor)
 
 
 @mem.cupy
 def tophat_cupy(stack, *, selem_radius=50, downsample_factor=4):
     """Top-hat background subtraction on the GPU with CuPy (equal to numpy).
 
-    Same stages as :func:`tophat_numpy`, with ``cupyx.scipy.ndimage``.
+    The same code as :func:`tophat_numpy`, with ``cupy`` and ``cupyx.scipy.ndimage``.
 
     Examples
     --------
@@ -127,16 +132,7 @@ def tophat_cupy(stack, *, selem_radius=50, downsample_factor=4):
     import cupy as cp
     from cupyx.scipy import ndimage
 
-    f = downsample_factor
-    z, height, width = stack.shape
-    padded = cp.pad(stack, ((0, 0), (0, -height % f), (0, -width % f)), mode="edge")
-    small = padded.reshape(z, padded.shape[1] // f, f, padded.shape[2] // f, f).min(axis=(2, 4))
-    footprint = cp.zeros((1, 2 * radius + 1, 2 * radius + 1), dtype=bool)
-    for dy, half in disk_half_widths(radius):
-        footprint[0, dy + radius, radius - half : radius + half + 1] = True
-    opened = ndimage.grey_opening(small, footprint=footprint, mode="nearest")
-    background = opened.repeat(f, axis=1).repeat(f, axis=2)[:, :height, :width]
-    return stack - background
+    return _tophat_scipy_like(cp, ndimage, stack, radius, downsample_factor)
 
 
 def _torch_disk_filter(planes, radius: int, reduce: str):

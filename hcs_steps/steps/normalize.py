@@ -105,6 +105,14 @@ def _percentiles(sorted_values, low_percentile, high_percentile):
     )
 
 
+def _stretch_to_uint16(xp, stack, low, high, target_min, target_max):
+    """The stretch in ``float32``, clipped and rounded, in a numpy-like namespace ``xp``."""
+    offset, scale = stretch_constants(low, high, target_min, target_max)
+    f32 = xp.float32
+    stretched = (stack.astype(f32) - f32(offset)) * f32(scale) + f32(target_min)
+    return xp.rint(xp.clip(stretched, f32(target_min), f32(target_max))).astype(xp.uint16)
+
+
 @mem.numpy
 def stack_percentile_normalize_numpy(
     stack, *, low_percentile=1.0, high_percentile=99.0, target_min=0.0, target_max=65535.0
@@ -149,10 +157,7 @@ def stack_percentile_normalize_numpy(
     kth = sorted({k for p in positions for k in (p, min(p + 1, size - 1))})
     partitioned = np.partition(flat, kth)
     low, high = _percentiles(partitioned, low_percentile, high_percentile)
-    offset, scale = stretch_constants(low, high, target_min, target_max)
-    f32 = np.float32
-    stretched = (stack.astype(f32) - f32(offset)) * f32(scale) + f32(target_min)
-    return np.rint(np.clip(stretched, f32(target_min), f32(target_max))).astype(np.uint16)
+    return _stretch_to_uint16(np, stack, low, high, target_min, target_max)
 
 
 @mem.cupy
@@ -173,10 +178,7 @@ def stack_percentile_normalize_cupy(
     import cupy as cp
 
     low, high = _percentiles(cp.sort(stack.reshape(-1)), low_percentile, high_percentile)
-    offset, scale = stretch_constants(low, high, target_min, target_max)
-    f32 = cp.float32
-    stretched = (stack.astype(f32) - f32(offset)) * f32(scale) + f32(target_min)
-    return cp.rint(cp.clip(stretched, f32(target_min), f32(target_max))).astype(cp.uint16)
+    return _stretch_to_uint16(cp, stack, low, high, target_min, target_max)
 
 
 @mem.torch
@@ -232,7 +234,4 @@ def stack_percentile_normalize_jax(
     import jax.numpy as jnp
 
     low, high = _percentiles(jnp.sort(stack.reshape(-1)), low_percentile, high_percentile)
-    offset, scale = stretch_constants(low, high, target_min, target_max)
-    f32 = jnp.float32
-    stretched = (stack.astype(f32) - f32(offset)) * f32(scale) + f32(target_min)
-    return jnp.rint(jnp.clip(stretched, f32(target_min), f32(target_max))).astype(jnp.uint16)
+    return _stretch_to_uint16(jnp, stack, low, high, target_min, target_max)

@@ -88,6 +88,30 @@ def segment_plane_numpy(plane, method, smoothing_sigma, min_distance, min_area):
     return ordered_labels_numpy(groups, min_area)
 
 
+def segment_numpy(stack, method, smoothing_sigma, min_distance, min_area):
+    """The computation of :func:`segment_nuclei_numpy` (``uint32`` labels), for reuse."""
+    import numpy as np
+
+    return np.stack(
+        [
+            segment_plane_numpy(plane, method, smoothing_sigma, min_distance, min_area)
+            for plane in stack
+        ]
+    )
+
+
+def _checked(stack, method, smoothing_sigma, min_distance, min_area) -> dict:
+    require_stack(STEP, stack)
+    params = {
+        "method": method,
+        "smoothing_sigma": smoothing_sigma,
+        "min_distance": min_distance,
+        "min_area": min_area,
+    }
+    check_segmentation_parameters(params)
+    return params
+
+
 @mem.numpy
 def segment_nuclei_numpy(
     stack, *, method="watershed", smoothing_sigma=4.0, min_distance=24, min_area=50
@@ -128,17 +152,8 @@ def segment_nuclei_numpy(
     >>> tables["objects"][["label", "area"]].values.tolist()
     [[1, 100], [2, 116]]
     """
-    require_stack(STEP, stack)
-    params = dict(
-        method=method,
-        smoothing_sigma=smoothing_sigma,
-        min_distance=min_distance,
-        min_area=min_area,
-    )
-    check_segmentation_parameters(params)
-    import numpy as np
-
-    labels = np.stack([segment_plane_numpy(plane, **params) for plane in stack])
+    params = _checked(stack, method, smoothing_sigma, min_distance, min_area)
+    labels = segment_numpy(stack, **params)
     counts, objects = measure_numpy(labels, stack)
     return labels, {"counts": counts, "objects": objects}
 
@@ -284,14 +299,7 @@ def segment_nuclei_torch(
     >>> labels.dtype, int(labels.max()), tables["objects"][["label", "area"]].values.tolist()
     (torch.int32, 2, [[1, 100], [2, 116]])
     """
-    require_stack(STEP, stack)
-    params = dict(
-        method=method,
-        smoothing_sigma=smoothing_sigma,
-        min_distance=min_distance,
-        min_area=min_area,
-    )
-    check_segmentation_parameters(params)
+    params = _checked(stack, method, smoothing_sigma, min_distance, min_area)
     labels = segment_torch(stack, **params)
     counts, objects = measure_torch(labels, stack)
     return labels, {"counts": counts, "objects": objects}

@@ -65,7 +65,7 @@ def test_tophat_equals_numpy(memory_type, nuclei_crop, radius, factor, dtype):
     np.testing.assert_array_equal(out, expected)
 
 
-def test_tophat_reference_uses_a_disk_and_removes_the_background(nuclei_crop):
+def test_tophat_reference_uses_a_disk_and_removes_the_background():
     from skimage.morphology import disk
 
     from hcs_steps.steps.morphology import disk_half_widths
