@@ -94,6 +94,27 @@ def visible_gpus() -> list[str]:
     return _visible()[0]
 
 
+def jobs_per_gpu() -> int:
+    """How many jobs may share one GPU (``HCS_STEPS_JOBS_PER_GPU``, default 1)."""
+    return max(1, int(os.environ.get(JOBS_PER_GPU_ENV, "1")))
+
+
+def slot_count() -> int:
+    """GPU jobs that can run at once here: visible GPUs x jobs per GPU (0 without a GPU).
+
+    A local run uses it as Snakemake's ``gpu`` limit, so that no GPU job waits for a slot.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ[VISIBLE_ENV], os.environ[JOBS_PER_GPU_ENV] = "0,1", "2"
+    >>> slot_count()
+    4
+    >>> del os.environ[VISIBLE_ENV], os.environ[JOBS_PER_GPU_ENV]
+    """
+    return len(visible_gpus()) * jobs_per_gpu()
+
+
 def in_slurm_job() -> bool:
     """True inside a SLURM job (where SLURM, not hcs-steps, chose the GPUs)."""
     return "SLURM_JOB_ID" in os.environ
@@ -140,7 +161,7 @@ def gpu_slot(timeout: float | None = None, poll: float = 0.1) -> Iterator[GpuSlo
     if not ids:
         yield GpuSlot("cpu", None, "no GPU visible: running on the CPU")
         return
-    per_gpu = max(1, int(os.environ.get(JOBS_PER_GPU_ENV, "1")))
+    per_gpu = jobs_per_gpu()
     where = "assigned by SLURM" if in_slurm_job() else "visible"
     directory = lock_dir()
     deadline = None if timeout is None else time.monotonic() + timeout

@@ -77,8 +77,7 @@ def draw_heatmap(matrix: np.ndarray, rows, columns, title: str, path) -> None:
         for (i, j), value in np.ndenumerate(matrix):
             if not np.isnan(value):
                 colour = "k" if image.norm(value) > 0.5 else "w"
-                axes.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=6,
-                          color=colour)
+                axes.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=6, color=colour)
     figure.colorbar(image, ax=axes, shrink=0.8)
     figure.savefig(path, metadata={"Software": None})
 

@@ -34,8 +34,13 @@ def plate_metadata(plate: PlateInput, plate_path: str, log: str) -> None:
                     well: attributes["known_counts"][well] for well in plate.wells
                 }
             extra.update(attributes)
-        write_plate_metadata(plate_path, name=plate.name, wells=list(plate.wells),
-                             channel_names=list(plate.channel_names), extra=extra)
+        write_plate_metadata(
+            plate_path,
+            name=plate.name,
+            wells=list(plate.wells),
+            channel_names=list(plate.channel_names),
+            extra=extra,
+        )
         logger.info("wrote plate metadata of %s (%d wells)", plate_path, len(plate.wells))
 
 
@@ -48,15 +53,17 @@ def well_tables(inputs: dict[str, list[str]], outputs: dict[str, str], log: str)
             logger.info("%s: %d rows from %d segment tables", kind, len(frame), len(inputs[kind]))
 
 
-def plate_tables(inputs: dict[str, list[str]], outputs: dict[str, tuple[str, str]],
-                 log: str) -> None:
+def plate_tables(
+    inputs: dict[str, list[str]], outputs: dict[str, tuple[str, str]], log: str
+) -> None:
     """Merge the wells' tables into plate tables (Parquet and CSV) and the well summary.
 
     ``outputs`` maps ``counts``, ``objects`` and ``summary`` to ``(parquet, csv)`` paths.
     """
     with job_logger(log) as logger:
-        merged = {kind: tables.read_tables(inputs[kind], kind)
-                  for kind in tables.MEASUREMENT_COLUMNS}
+        merged = {
+            kind: tables.read_tables(inputs[kind], kind) for kind in tables.MEASUREMENT_COLUMNS
+        }
         merged["summary"] = tables.well_summary(merged["counts"], merged["objects"])
         for kind, (parquet, csv) in outputs.items():
             tables.write_outputs(merged[kind], parquet=parquet, csv=csv)
@@ -70,8 +77,9 @@ def heatmaps(summary: str, out_dir: str, plate: PlateInput, layout, log: str) ->
     from hcs_steps.workflow.heatmap import write_heatmaps
 
     with job_logger(log) as logger:
-        written = write_heatmaps(pd.read_parquet(summary), out_dir, plate_wells=plate.plate_wells,
-                                 layout=layout)
+        written = write_heatmaps(
+            pd.read_parquet(summary), out_dir, plate_wells=plate.plate_wells, layout=layout
+        )
         logger.info("wrote %d heatmaps to %s", len(written), out_dir)
 
 

@@ -31,9 +31,10 @@ class PlannedStep:
     device: str
     channels: str | tuple[str, ...]
     reason: str
+    device_reason: str
 
     def spec(self) -> dict:
-        """JSON-able description (what a segment job runs, and a rerun trigger)."""
+        """JSON-able description (what a segment job runs and logs, and a rerun trigger)."""
         channels = self.channels if self.channels == "all" else list(self.channels)
         return {
             "name": self.name,
@@ -41,6 +42,7 @@ class PlannedStep:
             "params": self.params,
             "memory_type": self.memory_type,
             "channels": channels,
+            "backend_reason": self.reason,
         }
 
 
@@ -85,6 +87,7 @@ class Segment:
             "segment": self.name,
             "memory_type": self.memory_type,
             "device": self.device,
+            "device_reason": "; ".join(dict.fromkeys(s.device_reason for s in self.steps)),
             "steps": [step.spec() for step in self.steps],
             "written": list(self.written),
         }
@@ -142,7 +145,31 @@ def well_resources(config: dict, use_gpu: bool) -> dict:
     return dict(config["gpu_resources"]) if use_gpu else {}
 
 
-def plan_step(entry: dict, use_gpu: bool) -> PlannedStep:
+def device_choice(entry: dict, memory_type: str, gpu_setting, use_gpu: bool) -> tuple[str, str]:
+    """The device class of a step (``cpu`` or ``gpu``) and why, for the job's log.
+
+    Examples
+    --------
+    >>> device_choice({"device": "auto"}, "torch", "auto", False)
+    ('cpu', 'gpu: auto and no GPU visible')
+    >>> device_choice({"device": "auto"}, "torch", True, True)
+    ('gpu', 'gpu: true in the config')
+    >>> device_choice({"device": "auto"}, "numpy", True, True)
+    ('cpu', 'numpy runs on the CPU only')
+    """
+    if entry["device"] == "cpu":
+        return "cpu", "device: cpu in the config"
+    if memory_type in HOST_ONLY_TYPES:
+        return "cpu", f"{memory_type} runs on the CPU only"
+    if entry["device"] == "gpu":
+        return "gpu", "device: gpu in the config"
+    device = "gpu" if use_gpu else "cpu"
+    if gpu_setting == "auto":
+        return device, f"gpu: auto and {'a' if use_gpu else 'no'} GPU visible"
+    return device, f"gpu: {str(gpu_setting).lower()} in the config"
+
+
+def plan_step(entry: dict, use_gpu: bool, gpu_setting) -> PlannedStep:
     """Choose the memory type and device of one validated pipeline entry."""
     from hcs_steps import steps
 
@@ -166,15 +193,17 @@ def plan_step(entry: dict, use_gpu: bool) -> PlannedStep:
         )
     else:
         reason = "configured"
-    if entry["device"] == "cpu" or memory_type in HOST_ONLY_TYPES:
-        device = "cpu"
-    elif entry["device"] == "gpu":
-        device = "gpu"
-    else:
-        device = "gpu" if use_gpu else "cpu"
+    device, device_reason = device_choice(entry, memory_type, gpu_setting, use_gpu)
     channels = entry["channel"] if entry["channel"] == "all" else tuple(entry["channel"])
     return PlannedStep(
-        entry["name"], entry["step"], params, memory_type, device, channels, reason
+        entry["name"],
+        entry["step"],
+        params,
+        memory_type,
+        device,
+        channels,
+        reason,
+        device_reason,
     )
 
 
@@ -184,7 +213,7 @@ def group_segments(planned: list[PlannedStep], fuse: bool) -> list[list[PlannedS
     Examples
     --------
     >>> def s(name, mt):
-    ...     return PlannedStep(name, name, {}, mt, "cpu", "all", "")
+    ...     return PlannedStep(name, name, {}, mt, "cpu", "all", "", "")
     >>> runs = group_segments([s("a", "torch"), s("b", "torch"), s("c", "numpy")], True)
     >>> [[step.name for step in run] for run in runs]
     [['a', 'b'], ['c']]
@@ -208,7 +237,7 @@ def group_segments(planned: list[PlannedStep], fuse: bool) -> list[list[PlannedS
 def build_plan(config: dict) -> Plan:
     """Plan a validated config (see :mod:`hcs_steps.workflow.config`)."""
     use_gpu = decide_gpu(config["gpu"])
-    planned = [plan_step(entry, use_gpu) for entry in config["pipeline"]]
+    planned = [plan_step(entry, use_gpu, config["gpu"]) for entry in config["pipeline"]]
     for index, step in enumerate(planned):
         if step.memory_type in GPU_ONLY_TYPES and step.device == "cpu":
             raise ConfigError(
@@ -229,9 +258,7 @@ def build_plan(config: dict) -> Plan:
             resources.update(well_resources(config, use_gpu))
         segments.append(Segment(index, tuple(run), written, resources))
     conversions = [
-        Conversion(
-            a.output_step, b.steps[0].name, a.memory_type, b.memory_type, a.device, b.device
-        )
+        Conversion(a.output_step, b.steps[0].name, a.memory_type, b.memory_type, a.device, b.device)
         for a, b in zip(segments, segments[1:], strict=False)
     ]
     return Plan(tuple(planned), tuple(segments), tuple(conversions), use_gpu)

@@ -88,11 +88,14 @@ def _apply(step: dict, stack, function, context: dict, tables: dict[str, list]):
     return stack
 
 
-def process_well(data: np.ndarray, spec: dict, channel_names, slot: GpuSlot, implementations):
+def process_well(
+    data: np.ndarray, spec: dict, channel_names, slot: GpuSlot, implementations, logger
+):
     """Apply a segment to a well array; return ``(results by step name, tables by kind)``.
 
     ``implementations`` maps each step name to its decorated function. Results are per
-    written step: a list per field of one numpy stack per channel.
+    written step: a list per field of one numpy stack per channel. ``logger`` gets the
+    device the library itself reports for the data (pyclesperanto: the OpenCL device).
     """
     from hcs_steps import memory
 
@@ -105,14 +108,16 @@ def process_well(data: np.ndarray, spec: dict, channel_names, slot: GpuSlot, imp
         for field in range(data.shape[0]):
             for channel_index, channel in enumerate(channel_names):
                 stack = memory.convert(data[field, channel_index], target, device=device)
+                if field == channel_index == 0:
+                    logger.info("data in %s on %s", spec["memory_type"], memory.device_of(stack))
                 for step in spec["steps"]:
                     if applies_to(step, channel):
                         context = {"field": field, "channel": channel}
-                        stack = _apply(step, stack, implementations[step["name"]], context,
-                                       tables)
+                        stack = _apply(step, stack, implementations[step["name"]], context, tables)
                     if step["name"] in results:
-                        host = memory.convert(stack, memory.MemoryType.NUMPY,
-                                              allow_cpu_roundtrip=True)
+                        host = memory.convert(
+                            stack, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True
+                        )
                         results[step["name"]][field].append(np.asarray(host))
     return results, tables
 
@@ -147,30 +152,56 @@ def run_segment(
             for step in spec["steps"]
         }
         data = plates.read_well(input_plate, well, channels=list(channel_names))
-        logger.info("plate %s well %s: read %s %s from %s", plate, well, data.shape, data.dtype,
-                    input_plate)
+        logger.info(
+            "plate %s well %s: read %s %s from %s", plate, well, data.shape, data.dtype, input_plate
+        )
         wants_gpu = spec["device"] == "gpu"
-        with gpu_slot() if wants_gpu else contextlib.nullcontext(
-            GpuSlot("cpu", None, "segment planned for the CPU")
-        ) as slot:
-            logger.info("segment %s (%s): device %s - %s", spec["segment"], spec["memory_type"],
-                        slot.device, slot.reason)
+        with (
+            gpu_slot()
+            if wants_gpu
+            else contextlib.nullcontext(
+                GpuSlot("cpu", None, f"planned for the CPU: {spec['device_reason']}")
+            ) as slot
+        ):
+            logger.info(
+                "segment %s (%s): device %s - %s",
+                spec["segment"],
+                spec["memory_type"],
+                slot.device,
+                slot.reason,
+            )
             if wants_gpu and slot.gpu_id is None:
-                logger.warning("no GPU for this GPU-typed segment: %s runs on the CPU",
-                               spec["memory_type"])
+                logger.warning(
+                    "no GPU for this GPU-typed segment: %s runs on the CPU", spec["memory_type"]
+                )
             for step in spec["steps"]:
-                logger.info("step %s = %s[%s] params %s channels %s", step["name"], step["step"],
-                            step["memory_type"], step["params"], step["channels"])
+                logger.info(
+                    "step %s = %s[%s] (backend: %s) params %s channels %s",
+                    step["name"],
+                    step["step"],
+                    step["memory_type"],
+                    step["backend_reason"],
+                    step["params"],
+                    step["channels"],
+                )
             device = _device_for(spec["memory_type"], slot)
             with memory.use_device(device) if device else contextlib.nullcontext():
-                results, tables = process_well(data, spec, channel_names, slot, implementations)
+                results, tables = process_well(
+                    data, spec, channel_names, slot, implementations, logger
+                )
         for name, per_field in results.items():
             array = _stack_results(well, name, per_field)
             record = {**(provenance or {}), "segment": spec, "step": name, "well": well}
-            plates.write_well(output_plates[name], well, array, channel_names=list(channel_names),
-                              provenance=record)
-            logger.info("wrote step %s: %s %s to %s", name, array.shape, array.dtype,
-                        output_plates[name])
+            plates.write_well(
+                output_plates[name],
+                well,
+                array,
+                channel_names=list(channel_names),
+                provenance=record,
+            )
+            logger.info(
+                "wrote step %s: %s %s to %s", name, array.shape, array.dtype, output_plates[name]
+            )
         for kind, path in measurements.items():
             frame = pd.concat(tables[kind]) if tables[kind] else None
             write_table(frame, kind, path, plate=plate, well=well)

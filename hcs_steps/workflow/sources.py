@@ -61,22 +61,31 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
     from hcs_steps.plate import PlateDataError, canonical_well
     from hcs_steps.plate.layout import sort_wells
 
-    probe = PlateInput(name, entry["format"], entry.get("path"), entry.get("pattern"),
-                       entry["missing"], (), (), ())
+    probe = PlateInput(
+        name, entry["format"], entry.get("path"), entry.get("pattern"), entry["missing"], (), (), ()
+    )
     try:
         source = probe.open()
     except (PlateDataError, OSError) as error:
         raise ConfigError(f"config key plates.{name}: {error}") from None
     wells_key = f"plates.{name}.wells" if "wells" in entry else "wells"
-    wells = _selected(entry.get("wells", config["wells"]), list(source.wells), "well",
-                      wells_key, canonical_well)
+    wells = _selected(
+        entry.get("wells", config["wells"]), list(source.wells), "well", wells_key, canonical_well
+    )
     channels = _selected(config["channels"], list(source.channel_names), "channel", "channels")
     for index, step in enumerate(config["pipeline"]):
         if step["channel"] != "all":
-            _selected(step["channel"], list(channels), "channel",
-                      f"pipeline[{index}].channel")
-    return PlateInput(name, entry["format"], entry.get("path"), entry.get("pattern"),
-                      entry["missing"], tuple(sort_wells(wells)), tuple(source.wells), channels)
+            _selected(step["channel"], list(channels), "channel", f"pipeline[{index}].channel")
+    return PlateInput(
+        name,
+        entry["format"],
+        entry.get("path"),
+        entry.get("pattern"),
+        entry["missing"],
+        tuple(sort_wells(wells)),
+        tuple(source.wells),
+        channels,
+    )
 
 
 def resolve_plates(config: dict) -> dict[str, PlateInput]:

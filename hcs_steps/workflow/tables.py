@@ -27,9 +27,14 @@ def empty_table(kind: str) -> pd.DataFrame:
     >>> list(empty_table("counts").columns)
     ['plate', 'well', 'field', 'channel', 'step', 'plane', 'count']
     """
-    return pd.DataFrame({column: pd.Series(dtype="object" if column in
-                                           ("plate", "well", "channel", "step") else "float64")
-                         for column in KEY_COLUMNS + MEASUREMENT_COLUMNS[kind]})
+    return pd.DataFrame(
+        {
+            column: pd.Series(
+                dtype="object" if column in ("plate", "well", "channel", "step") else "float64"
+            )
+            for column in KEY_COLUMNS + MEASUREMENT_COLUMNS[kind]
+        }
+    )
 
 
 def tidy(frame: pd.DataFrame | None, kind: str, *, plate: str, well: str) -> pd.DataFrame:
@@ -98,8 +103,10 @@ def well_summary(counts: pd.DataFrame, objects: pd.DataFrame) -> pd.DataFrame:
         parts += [grouped.mean().rename("count_mean"), grouped.sum().rename("count_total")]
     if len(objects):
         grouped = objects.groupby(keys, sort=True)
-        parts += [grouped["area"].mean().rename("area_mean"),
-                  grouped["mean_intensity"].mean().rename("intensity_mean")]
+        parts += [
+            grouped["area"].mean().rename("area_mean"),
+            grouped["mean_intensity"].mean().rename("intensity_mean"),
+        ]
     if not parts:
         return pd.DataFrame({column: [] for column in SUMMARY_COLUMNS})
     wide = pd.concat(parts, axis=1)

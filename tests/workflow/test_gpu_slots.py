@@ -36,8 +36,9 @@ def fake_gpus(monkeypatch, tmp_path):
 
 
 def start_holder(mode: str) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, mode], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, mode], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip().startswith("cuda:")
     return holder
 

@@ -30,7 +30,9 @@ def test_consecutive_same_type_steps_fuse():
     assert [s.memory_type for s in plan.segments] == ["torch", "numpy", "jax"]
     assert [s.written for s in plan.segments] == [("tophat",), ("count",), ("project",)]
     assert [(c.source, c.target) for c in plan.conversions] == [
-        ("tophat", "smooth"), ("count", "project")]
+        ("tophat", "smooth"),
+        ("count", "project"),
+    ]
     assert "torch@cpu -> numpy@cpu" in plan.conversions[0].describe()
 
 
@@ -45,7 +47,8 @@ def test_keep_writes_intermediates():
     assert plan.segments[0].written == ("normalize", "tophat")
     everything = build_plan(configured(PIPELINE, gpu=False, keep="all"))
     assert [name for s in everything.segments for name in s.written] == [
-        p["name"] for p in PIPELINE]
+        p["name"] for p in PIPELINE
+    ]
 
 
 def test_device_splits_segments_and_sets_gpu_resources():
@@ -53,12 +56,19 @@ def test_device_splits_segments_and_sets_gpu_resources():
     pipeline[1]["device"] = "cpu"
     plan = build_plan(configured(pipeline, gpu=True, gpu_resources={"slurm_partition": "gpu"}))
     assert [(s.memory_type, s.device) for s in plan.segments] == [
-        ("torch", "gpu"), ("torch", "cpu"), ("numpy", "cpu")]
+        ("torch", "gpu"),
+        ("torch", "cpu"),
+        ("numpy", "cpu"),
+    ]
     assert plan.segments[0].resources == {"gpu": 1, "slurm_partition": "gpu"}
     # a well's group job runs in one partition, so its CPU segments go there too
     assert plan.segments[1].resources == {"gpu": 0, "slurm_partition": "gpu"}
-    cpu_only = build_plan(
-        configured(pipeline, gpu=False, gpu_resources={"slurm_partition": "gpu"}))
+    assert [s.spec()["device_reason"] for s in plan.segments] == [
+        "gpu: true in the config",
+        "device: cpu in the config",
+        "numpy runs on the CPU only",
+    ]
+    cpu_only = build_plan(configured(pipeline, gpu=False, gpu_resources={"slurm_partition": "gpu"}))
     assert [s.resources for s in cpu_only.segments] == [{"gpu": 0}] * 2
 
 
@@ -80,8 +90,9 @@ def test_auto_with_a_visible_gpu_prefers_a_gpu_library(monkeypatch):
 
 def test_cupy_without_a_gpu_is_refused():
     with pytest.raises(ConfigError, match=r"pipeline\[0\].backend: cupy runs on a GPU only"):
-        build_plan(configured([{"name": "m", "step": "max_projection", "backend": "cupy"}],
-                              gpu=False))
+        build_plan(
+            configured([{"name": "m", "step": "max_projection", "backend": "cupy"}], gpu=False)
+        )
 
 
 def test_parameters_in_the_spec_include_defaults():
@@ -91,8 +102,9 @@ def test_parameters_in_the_spec_include_defaults():
 
 def test_plan_cli_prints_steps_segments_conversions_resources(tmp_path, capsys):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(
-        {"plates": {"demo": {"format": "demo"}}, "pipeline": PIPELINE, "gpu": False}))
+    path.write_text(
+        yaml.safe_dump({"plates": {"demo": {"format": "demo"}}, "pipeline": PIPELINE, "gpu": False})
+    )
     assert plan_cli.main(str(path)) == 0
     out = capsys.readouterr().out
     assert "1. normalize: stack_percentile_normalize as torch on cpu [configured]" in out
@@ -105,14 +117,21 @@ def test_plan_cli_prints_steps_segments_conversions_resources(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("plates: {demo: {format: demo}}\npipeline: [{name: s, step: nope}]\n",
-         "pipeline[0].step"),
-        ("plates: {demo: {format: demo}}\npipeline: [{name: s, step: gaussian}]\n"
-         "channels: [DAPI]\n", "channels[0]"),
-        ("plates: {demo: {format: demo}}\npipeline: [{name: s, step: gaussian}]\n"
-         "wells: [B02, Q99]\n", "wells[1]"),
-        ("plates: {demo: {format: demo}}\npipeline: [{name: s, step: gaussian}]\n"
-         "wells: [A01]\n", "wells[0]: no well 'A01'"),
+        ("plates: {demo: {format: demo}}\npipeline: [{name: s, step: nope}]\n", "pipeline[0].step"),
+        (
+            "plates: {demo: {format: demo}}\npipeline: [{name: s, step: gaussian}]\n"
+            "channels: [DAPI]\n",
+            "channels[0]",
+        ),
+        (
+            "plates: {demo: {format: demo}}\npipeline: [{name: s, step: gaussian}]\n"
+            "wells: [B02, Q99]\n",
+            "wells[1]",
+        ),
+        (
+            "plates: {demo: {format: demo}}\npipeline: [{name: s, step: gaussian}]\nwells: [A01]\n",
+            "wells[0]: no well 'A01'",
+        ),
     ],
 )
 def test_plan_cli_refuses_invalid_configs(tmp_path, capsys, text, message):

@@ -22,18 +22,33 @@ def run(tmp_path, tiny_plate, spec, well="B03"):
     outputs = {name: str(tmp_path / f"{name}.zarr") for name in spec["written"]}
     measurements = {kind: str(tmp_path / f"{kind}.parquet") for kind in ("counts", "objects")}
     log = tmp_path / "job.log"
-    run_segment(spec, plate="tiny", well=well, input_plate=str(tiny_plate),
-                output_plates=outputs, measurements=measurements,
-                channel_names=["nuclei", "membrane"], log=str(log))
+    run_segment(
+        spec,
+        plate="tiny",
+        well=well,
+        input_plate=str(tiny_plate),
+        output_plates=outputs,
+        measurements=measurements,
+        channel_names=["nuclei", "membrane"],
+        log=str(log),
+    )
     return outputs, measurements, log.read_text()
 
 
 def test_steps_apply_to_their_channels_only(tmp_path, tiny_plate):
-    spec = segment_spec([
-        {"name": "smooth", "step": "gaussian", "backend": "numpy", "channel": ["membrane"]},
-        {"name": "count", "step": "count_cells_single_channel", "backend": "numpy",
-         "channel": ["nuclei"], "params": {"detection_method": "threshold", "min_area": 20}},
-    ], keep=["smooth"])
+    spec = segment_spec(
+        [
+            {"name": "smooth", "step": "gaussian", "backend": "numpy", "channel": ["membrane"]},
+            {
+                "name": "count",
+                "step": "count_cells_single_channel",
+                "backend": "numpy",
+                "channel": ["nuclei"],
+                "params": {"detection_method": "threshold", "min_area": 20},
+            },
+        ],
+        keep=["smooth"],
+    )
     outputs, measurements, log = run(tmp_path, tiny_plate, spec)
     source = read_well(tiny_plate, "B03")
     smoothed = read_well(outputs["smooth"], "B03")
@@ -46,8 +61,9 @@ def test_steps_apply_to_their_channels_only(tmp_path, tiny_plate):
 
 
 def test_projection_on_some_channels_only_is_refused(tmp_path, tiny_plate):
-    spec = segment_spec([{"name": "project", "step": "max_projection", "backend": "numpy",
-                          "channel": ["nuclei"]}])
+    spec = segment_spec(
+        [{"name": "project", "step": "max_projection", "backend": "numpy", "channel": ["nuclei"]}]
+    )
     with pytest.raises(ValueError, match="different shapes"):
         run(tmp_path, tiny_plate, spec)
     log = (tmp_path / "job.log").read_text()
@@ -56,8 +72,9 @@ def test_projection_on_some_channels_only_is_refused(tmp_path, tiny_plate):
 
 def test_gpu_segment_without_a_gpu_runs_on_cpu_and_says_so(tmp_path, tiny_plate, monkeypatch):
     monkeypatch.setenv("HCS_STEPS_VISIBLE_GPUS", "")
-    spec = segment_spec([{"name": "project", "step": "max_projection", "backend": "torch"}],
-                        gpu=True)
+    spec = segment_spec(
+        [{"name": "project", "step": "max_projection", "backend": "torch"}], gpu=True
+    )
     assert spec["device"] == "gpu"
     outputs, _, log = run(tmp_path, tiny_plate, spec)
     assert read_well(outputs["project"], "B03").shape == (1, 2, 1, 64, 64)

@@ -32,6 +32,11 @@ def job_counts(result) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
 
 
+def planned_jobs(result, rule: str) -> list[str]:
+    """The dry-run blocks (rule, files, resources) of every job of ``rule``."""
+    return [block for block in result.stdout.split("rule ") if block.startswith(f"{rule}:")]
+
+
 @pytest.fixture(scope="module")
 def plate_counts(tmp_path_factory):
     path = tmp_path_factory.mktemp("module-plate") / "tiny.zarr"
@@ -112,12 +117,17 @@ def test_single_well_rerun_is_byte_identical_and_alone(unfused_run):
     # the whole chain of one well: force everything its table depends on
     well_table = results / "tables" / "wells" / "B03.counts.parquet"
     result = run_snakemake(workdir, "-F", str(well_table.relative_to(workdir)))
-    assert job_counts(result) == {"segment_normalize": 1, "segment_smooth": 1,
-                                  "segment_count": 1, "well_tables": 1}
+    assert job_counts(result) == {
+        "segment_normalize": 1,
+        "segment_smooth": 1,
+        "segment_count": 1,
+        "well_tables": 1,
+    }
     assert outputs() == before
     changed = {p for p, t in mtimes_under(results).items() if stamps.get(p) != t}
-    assert changed and all("B/03/" in p or "B03." in p or p.startswith("benchmarks/")
-                           for p in changed), changed
+    assert changed and all(
+        "B/03/" in p or "B03." in p or p.startswith("benchmarks/") for p in changed
+    ), changed
 
 
 def test_parameter_change_reruns_only_affected_rules(unfused_run):
@@ -147,8 +157,11 @@ def test_fused_and_unfused_give_identical_results(tmp_path, tiny_plate):
         write_config(workdir, make_config(tiny_plate, pipeline, fuse=fuse))
         counts = job_counts(run_snakemake(workdir))
         segments = sorted(rule for rule in counts if rule.startswith("segment_"))
-        expected = (["segment_count", "segment_normalize_to_smooth"] if fuse
-                    else ["segment_count", "segment_normalize", "segment_smooth"])
+        expected = (
+            ["segment_count", "segment_normalize_to_smooth"]
+            if fuse
+            else ["segment_count", "segment_normalize", "segment_smooth"]
+        )
         assert segments == expected
         results = workdir / "results" / "tiny"
         outputs[fuse] = (
@@ -172,18 +185,41 @@ def test_pipeline_across_five_libraries(tmp_path, tiny_plate):
     pipeline = [
         {"name": "normalize", "step": "stack_percentile_normalize", "backend": "torch"},
         {"name": "smooth_jax", "step": "gaussian", "backend": "jax", "params": {"sigma": 0.5}},
-        {"name": "smooth_tf", "step": "gaussian", "backend": "tensorflow",
-         "params": {"sigma": 0.5}},
+        {
+            "name": "smooth_tf",
+            "step": "gaussian",
+            "backend": "tensorflow",
+            "params": {"sigma": 0.5},
+        },
         {"name": "median", "step": "median", "backend": "pyclesperanto", "params": {"radius": 1}},
-        numpy_pipeline()[2],
+        {**numpy_pipeline()[2], "backend": "auto"},
     ]
     write_config(tmp_path, make_config(tiny_plate, pipeline, wells=["C02"]))
-    run_snakemake(tmp_path)
-    logs = tmp_path / "logs" / "tiny"
-    for rule, library in [("segment_normalize", "torch"), ("segment_smooth_jax", "jax"),
-                          ("segment_smooth_tf", "tensorflow"),
-                          ("segment_median", "pyclesperanto"), ("segment_count", "numpy")]:
-        assert f"({library})" in (logs / rule / "C02.log").read_text()
+    run_snakemake(tmp_path)  # no GPU visible: HCS_STEPS_VISIBLE_GPUS="" unless set
+    logs = {
+        path.parent.name: path.read_text()
+        for path in (tmp_path / "logs" / "tiny").glob("segment_*/C02.log")
+    }
+    for rule, library in [
+        ("segment_normalize", "torch"),
+        ("segment_smooth_jax", "jax"),
+        ("segment_smooth_tf", "tensorflow"),
+        ("segment_median", "pyclesperanto"),
+    ]:
+        # a GPU-capable library on a machine without a GPU: on the CPU, and why
+        assert (
+            f"({library}): device cpu - planned for the CPU: gpu: auto and no GPU visible"
+            in logs[rule]
+        ), logs[rule]
+        assert f"[{library}] (backend: configured) params {{" in logs[rule]
+        assert f"data in {library} on " in logs[rule]  # the library's own name of the device
+    assert (
+        "median[pyclesperanto] (backend: configured) params {'radius': 1}" in logs["segment_median"]
+    )
+    count_log = logs["segment_count"]
+    assert "(numpy): device cpu - planned for the CPU: numpy runs on the CPU only" in count_log
+    assert "count_cells_single_channel[numpy] (backend: auto (no GPU in use)" in count_log
+    assert "'min_area': 20" in count_log and "channels ['nuclei']" in count_log
     counts = pd.read_parquet(tmp_path / "results/tiny/tables/counts.parquet")
     assert counts["count"].max() == 8
 
@@ -191,12 +227,14 @@ def test_pipeline_across_five_libraries(tmp_path, tiny_plate):
 def test_gpu_typed_rules_request_a_gpu(tmp_path, tiny_plate):
     pipeline = numpy_pipeline()
     pipeline[1]["backend"] = "torch"
-    write_config(tmp_path, make_config(tiny_plate, pipeline, gpu=True,
-                                       gpu_resources={"slurm_partition": "gpu"}))
-    stdout = run_snakemake(tmp_path, "-n", "--resources", "gpu=1").stdout
-    torch_jobs = [block for block in stdout.split("rule ") if block.startswith("segment_smooth")]
+    write_config(
+        tmp_path,
+        make_config(tiny_plate, pipeline, gpu=True, gpu_resources={"slurm_partition": "gpu"}),
+    )
+    result = run_snakemake(tmp_path, "-n", "--resources", "gpu=1")
+    torch_jobs = planned_jobs(result, "segment_smooth")
     assert torch_jobs and all("gpu=1" in b and "slurm_partition=gpu" in b for b in torch_jobs)
-    numpy_jobs = [block for block in stdout.split("rule ") if block.startswith("segment_count")]
+    numpy_jobs = planned_jobs(result, "segment_count")
     assert numpy_jobs and all("gpu=1" not in block for block in numpy_jobs)
 
 
@@ -223,23 +261,23 @@ def test_demo_config_runs_end_to_end(tmp_path):
     assert len(list((results / "heatmaps").glob("*.png"))) == 4
 
 
-def test_slurm_profile_plans_gpu_jobs_in_well_groups(tmp_path, tiny_plate):
+@pytest.mark.parametrize("flag", ["--profile", "--workflow-profile"])
+def test_slurm_profile_plans_gpu_jobs_in_well_groups(tmp_path, tiny_plate, flag):
     pipeline = numpy_pipeline()
     pipeline[0]["backend"] = "torch"
-    write_config(tmp_path, make_config(tiny_plate, pipeline,
-                                       gpu_resources={"slurm_partition": "gpu"}))
+    write_config(
+        tmp_path, make_config(tiny_plate, pipeline, gpu_resources={"slurm_partition": "gpu"})
+    )
     profile = REPO / "profiles" / "slurm-gpu"
     settings = yaml.safe_load((profile / "config.yaml").read_text())
     assert settings["executor"] == "slurm" and settings["group-components"] == ["well=4"]
-    result = run_snakemake(tmp_path, "-n", "--workflow-profile", str(profile))
-    assert "workflow specific profile" in result.stderr and "slurm-gpu" in result.stderr
-    blocks = result.stdout.split("rule ")
-    torch_jobs = [b for b in blocks if b.startswith("segment_normalize")]
+    result = run_snakemake(tmp_path, "-n", flag, str(profile))
+    assert f"{profile.parent}/slurm-gpu" in result.stderr.split("for setting")[0]
+    torch_jobs = planned_jobs(result, "segment_normalize")
     assert torch_jobs and all("gpu=1" in b and "slurm_partition=gpu" in b for b in torch_jobs)
     # the well's other rules share the group job, hence the GPU partition, without a GPU
-    smooth_jobs = [b for b in blocks if b.startswith("segment_smooth")]
-    assert smooth_jobs and all("slurm_partition=gpu" in b and "gpu=1" not in b
-                               for b in smooth_jobs)
+    smooth_jobs = planned_jobs(result, "segment_smooth_to_count")
+    assert smooth_jobs and all("slurm_partition=gpu" in b and "gpu=1" not in b for b in smooth_jobs)
 
 
 PLUGIN = '''
@@ -261,8 +299,9 @@ def test_a_plugin_step_runs_in_the_workflow(tmp_path, tiny_plate, monkeypatch):
     (tmp_path / "mylab_steps.py").write_text(PLUGIN)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     pipeline = [{"name": "inverted", "step": "invert", "params": {"maximum": 4000}}]
-    write_config(tmp_path, make_config(tiny_plate, pipeline, plugins=["mylab_steps"],
-                                       wells=["B02"]))
+    write_config(
+        tmp_path, make_config(tiny_plate, pipeline, plugins=["mylab_steps"], wells=["B02"])
+    )
     run_snakemake(tmp_path)
     inverted = read_well(tmp_path / "results/tiny/steps/inverted.zarr", "B02")
     np.testing.assert_array_equal(inverted, 4000 - read_well(tiny_plate, "B02"))

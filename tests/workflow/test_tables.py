@@ -8,8 +8,15 @@ from hcs_steps.workflow import heatmap, tables
 
 
 def counts_frame(well: str, counts) -> pd.DataFrame:
-    return pd.DataFrame({"plane": range(len(counts)), "count": counts, "field": 0,
-                         "channel": "nuclei", "step": "count"})
+    return pd.DataFrame(
+        {
+            "plane": range(len(counts)),
+            "count": counts,
+            "field": 0,
+            "channel": "nuclei",
+            "step": "count",
+        }
+    )
 
 
 def test_well_tables_merge_into_plate_tables(tmp_path):
@@ -37,12 +44,21 @@ def test_empty_tables_keep_their_columns(tmp_path):
 
 
 def test_heatmaps_one_png_per_measurement_in_each_layout(tmp_path):
-    summary = pd.DataFrame({"plate": "p", "well": ["B02", "C03"], "step": "count",
-                            "channel": "nuclei", "measurement": "count_mean", "value": [1.0, 2.0]})
+    summary = pd.DataFrame(
+        {
+            "plate": "p",
+            "well": ["B02", "C03"],
+            "step": "count",
+            "channel": "nuclei",
+            "measurement": "count_mean",
+            "value": [1.0, 2.0],
+        }
+    )
     for layout, shape in [("auto", (8, 12)), (384, (16, 24)), (1536, (32, 48))]:
         rows, columns = heatmap.layout_grid(["B02", "C03"], layout)
         assert (len(rows), len(columns)) == shape
-        written = heatmap.write_heatmaps(summary, tmp_path / str(layout), plate_wells=["B02"],
-                                         layout=layout)
+        written = heatmap.write_heatmaps(
+            summary, tmp_path / str(layout), plate_wells=["B02"], layout=layout
+        )
         assert [p.name for p in written] == ["count.nuclei.count_mean.png"]
         assert written[0].read_bytes()[:4] == b"\x89PNG"

@@ -47,21 +47,30 @@ def build_tiny_plate(path: Path, wells=WELLS) -> dict[str, int]:
     return counts
 
 
-
 def numpy_pipeline() -> list[dict]:
     return [
-        {"name": "normalize", "step": "stack_percentile_normalize", "backend": "numpy",
-         "params": {"low_percentile": 1.0, "high_percentile": 99.5}},
+        {
+            "name": "normalize",
+            "step": "stack_percentile_normalize",
+            "backend": "numpy",
+            "params": {"low_percentile": 1.0, "high_percentile": 99.5},
+        },
         {"name": "smooth", "step": "gaussian", "backend": "numpy", "params": {"sigma": 1.0}},
-        {"name": "count", "step": "count_cells_single_channel", "backend": "numpy",
-         "channel": ["nuclei"], "params": {"detection_method": "threshold", "min_area": 20,
-                                           "smoothing_sigma": 1.0}},
+        {
+            "name": "count",
+            "step": "count_cells_single_channel",
+            "backend": "numpy",
+            "channel": ["nuclei"],
+            "params": {"detection_method": "threshold", "min_area": 20, "smoothing_sigma": 1.0},
+        },
     ]
 
 
 def make_config(plate: Path, pipeline=None, **extra) -> dict:
-    config = {"plates": {"tiny": {"path": str(plate), "format": "ome-zarr"}},
-              "pipeline": pipeline or numpy_pipeline()}
+    config = {
+        "plates": {"tiny": {"path": str(plate), "format": "ome-zarr"}},
+        "pipeline": pipeline or numpy_pipeline(),
+    }
     config.update(extra)
     return config
 
@@ -76,12 +85,23 @@ def write_config(workdir: Path, config: dict) -> Path:
 def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """``python -m snakemake`` on the repository's Snakefile inside ``workdir``."""
     env = {**os.environ, "HCS_STEPS_VISIBLE_GPUS": os.environ.get("HCS_STEPS_VISIBLE_GPUS", "")}
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--cores", "2", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n"
-                             f"{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-6000:]}"
+        )
     return result
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 from hcs_steps.plate import parse_well
 from hcs_steps.workflow import jobs, paths
 from hcs_steps.workflow.config import validate_config
+from hcs_steps.workflow.gpu_slots import slot_count
 from hcs_steps.workflow.plan import build_plan, well_resources
 from hcs_steps.workflow.run_segment import run_segment
 from hcs_steps.workflow.sources import resolve_plates
@@ -17,6 +18,20 @@ PLATES = resolve_plates(config)
 VERSION = hcs_steps_version()
 WELL_RESOURCES = well_resources(config, PLAN.use_gpu)
 WRITTEN_STEPS = [name for segment in PLAN.segments for name in segment.written]
+
+# The local GPU limit: as many GPU jobs at once as hcs-steps has GPU slots. It cannot live in
+# profiles/default, which would also replace the limit of `--profile profiles/slurm-gpu`.
+# Not when --resources or a profile gave one, when jobs are submitted (--jobs) or inside a
+# cluster job (SLURM chose its GPUs), nor without a GPU (GPU jobs then run on the CPU).
+# Snakemake documents no API for this; workflow.global_resources is the long-standing one.
+GPU_SLOTS = slot_count()
+if (
+    GPU_SLOTS
+    and workflow.is_main_process
+    and workflow.nodes is None
+    and "gpu" not in workflow.global_resources
+):
+    workflow.global_resources["gpu"] = GPU_SLOTS
 
 
 # Plate-level rules are quick: on a cluster they run on the submitting node, unqueued.
