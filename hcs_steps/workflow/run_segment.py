@@ -10,9 +10,6 @@ outputs (``counts``, ``objects``) become per-well measurement tables.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
-import sys
 
 import numpy as np
 import pandas as pd
@@ -58,17 +55,6 @@ def _special_tables(special: dict, context: dict, tables: dict[str, list]) -> No
             tables[kind].append(frame.assign(**context))
 
 
-def import_pyclesperanto_before_tensorflow(memory_type: str) -> None:
-    """pyclesperanto imported after tensorflow segfaults (tensorflow#119254); jobs share a
-    process under ``--force-use-threads``, so a tensorflow job imports pyclesperanto first."""
-    if (
-        memory_type == "tensorflow"
-        and "tensorflow" not in sys.modules
-        and importlib.util.find_spec("pyclesperanto") is not None
-    ):
-        importlib.import_module("pyclesperanto")
-
-
 def _stream(target, device):
     """This thread's CUDA stream for cupy/torch on a GPU (jobs in threads share a GPU)."""
     from hcs_steps.memory.streams import needs_stream, thread_stream
@@ -99,7 +85,6 @@ def process_well(
     """
     from hcs_steps import memory
 
-    import_pyclesperanto_before_tensorflow(spec["memory_type"])
     target = memory.MemoryType(spec["memory_type"])
     device = _device_for(spec["memory_type"], slot)
     results = {name: [[] for _ in range(data.shape[0])] for name in spec["written"]}

@@ -20,6 +20,8 @@ from workflow_support import (
     write_config,
 )
 
+from hcs_steps.plate import open_plate, read_well
+
 pytestmark = pytest.mark.slow
 
 
@@ -63,8 +65,6 @@ def test_dry_run_lists_one_job_per_segment_and_well(tmp_path, tiny_plate):
 
 
 def test_full_run_writes_plates_tables_heatmaps_logs(unfused_run, plate_counts):
-    from hcs_steps.plate import open_plate, read_well
-
     workdir, _ = unfused_run
     results = workdir / "results" / "tiny"
     for step in ("normalize", "smooth", "count"):
@@ -147,8 +147,6 @@ def test_parameter_change_reruns_only_affected_rules(unfused_run):
 
 
 def test_fused_and_unfused_give_identical_results(tmp_path, tiny_plate):
-    from hcs_steps.plate import read_well
-
     pipeline = numpy_pipeline()
     pipeline[0]["backend"] = pipeline[1]["backend"] = "torch"
     outputs = {}
@@ -255,10 +253,17 @@ def test_demo_config_runs_end_to_end(tmp_path):
     run_snakemake(tmp_path)
     results = tmp_path / "results" / "demo"
     assert (results / "ingested.zarr" / "zarr.json").is_file()
-    assert (results / "steps" / "project.zarr" / "zarr.json").is_file()
+    last_step = config["pipeline"][-1]["name"]
+    assert (results / "steps" / f"{last_step}.zarr" / "zarr.json").is_file()
     summary = pd.read_csv(results / "tables" / "summary.csv")
     assert set(summary["well"]) == {"B03", "C04"}
     assert len(list((results / "heatmaps").glob("*.png"))) == 4
+    # B03's slabs cut through the labelled nuclei: the demo pipeline counts them closely.
+    known = open_plate(results / "ingested.zarr").attributes["known_counts"]["B03"]
+    counts = pd.read_csv(results / "tables" / "counts.csv").query("well == 'B03'")
+    found = counts.groupby("field")["count"].sum().sort_index().tolist()
+    assert len(found) == len(known)
+    assert all(abs(f - k["objects"]) <= 2 for f, k in zip(found, known, strict=True))
 
 
 @pytest.mark.parametrize("flag", ["--profile", "--workflow-profile"])
@@ -294,8 +299,6 @@ def invert_numpy(stack, *, maximum=65535):
 
 
 def test_a_plugin_step_runs_in_the_workflow(tmp_path, tiny_plate, monkeypatch):
-    from hcs_steps.plate import read_well
-
     (tmp_path / "mylab_steps.py").write_text(PLUGIN)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     pipeline = [{"name": "inverted", "step": "invert", "params": {"maximum": 4000}}]
