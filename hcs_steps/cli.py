@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 
 
@@ -97,11 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     0
     """
     args = build_parser().parse_args(argv)
-    if args.command == "list":
-        return _list(args.plugin)
-    if args.command == "show":
-        return _show(args.name, args.plugin)
-    return _plan(args.configfile)
+    try:
+        if args.command == "list":
+            return _list(args.plugin)
+        if args.command == "show":
+            return _show(args.name, args.plugin)
+        return _plan(args.configfile)
+    except BrokenPipeError:
+        # The reader left early (`hcs-steps list | head`): not an error. Point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -89,3 +89,14 @@ def test_installed_console_script_lists_steps():
     assert script, f"no hcs-steps script in {list(script_dirs)}; run `pip install -e .`"
     result = subprocess.run([script, "list"], capture_output=True, text=True, check=True)
     assert "stack_percentile_normalize  [numpy, torch, cupy, jax]" in result.stdout
+
+
+def test_listing_into_a_closed_pipe_exits_cleanly():
+    # `hcs-steps list | head -0`: the reader is gone before the listing is printed (the
+    # lister is still importing), so its first write meets a closed pipe.
+    script = [sys.executable, "-c", "import sys; from hcs_steps.cli import main; sys.exit(main())"]
+    lister = subprocess.Popen([*script, "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lister.stdout.close()
+    stderr = lister.stderr.read().decode()
+    assert lister.wait(timeout=60) == 0
+    assert "BrokenPipeError" not in stderr
