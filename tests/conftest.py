@@ -117,3 +117,11 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs a CUDA GPU; none is usable here")
     for item in gpu_items:
         item.add_marker(skip)
+
+
+@pytest.fixture
+def validate_plate():
+    """Validate a written plate with yaozarrs, ngff-zarr and ome-zarr's reader."""
+    from ngff_validation import check_plate_with_other_tools
+
+    return check_plate_with_other_tools

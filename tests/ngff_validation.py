@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from hcs_steps.plate import read_well
 
@@ -33,8 +32,3 @@ def check_plate_with_other_tools(path: Path, wells: int, field_count: int) -> No
     np.testing.assert_array_equal(np.asarray(image.data), ours)
     root = next(iter(Reader(parse_url(str(path)))()))
     assert any(isinstance(spec, Plate) for spec in root.specs)
-
-
-@pytest.fixture
-def validate_plate():
-    return check_plate_with_other_tools
