@@ -17,13 +17,37 @@ from hcs_steps.plate.errors import PlateDataError
 
 # Codecs that map bytes to bytes (or numbers to bytes) without building Python objects.
 SAFE_V3_CODECS = frozenset(
-    {"bytes", "blosc", "zstd", "gzip", "crc32c", "transpose", "sharding_indexed",
-     "numcodecs.lz4", "numcodecs.zlib", "numcodecs.bz2", "numcodecs.lzma", "numcodecs.delta",
-     "numcodecs.shuffle", "numcodecs.fletcher32"}
+    {
+        "bytes",
+        "blosc",
+        "zstd",
+        "gzip",
+        "crc32c",
+        "transpose",
+        "sharding_indexed",
+        "numcodecs.lz4",
+        "numcodecs.zlib",
+        "numcodecs.bz2",
+        "numcodecs.lzma",
+        "numcodecs.delta",
+        "numcodecs.shuffle",
+        "numcodecs.fletcher32",
+    }
 )
 SAFE_V2_CODECS = frozenset(
-    {"blosc", "zstd", "lz4", "zlib", "gzip", "bz2", "lzma", "delta", "shuffle", "crc32",
-     "fletcher32"}
+    {
+        "blosc",
+        "zstd",
+        "lz4",
+        "zlib",
+        "gzip",
+        "bz2",
+        "lzma",
+        "delta",
+        "shuffle",
+        "crc32",
+        "fletcher32",
+    }
 )
 NUMERIC_KINDS = "biuf"
 

@@ -43,8 +43,9 @@ def codec_options(codec: str, zarr_format: int) -> dict:
         elif codec == "zstd":
             compressor = numcodecs.Zstd(level=3)
         else:
-            compressor = numcodecs.Blosc(cname=codec.split("-")[1], clevel=5,
-                                         shuffle=numcodecs.Blosc.SHUFFLE)
+            compressor = numcodecs.Blosc(
+                cname=codec.split("-")[1], clevel=5, shuffle=numcodecs.Blosc.SHUFFLE
+            )
         return {"compressors": compressor}
     if codec == "none":
         compressor = ()

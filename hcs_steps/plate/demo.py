@@ -48,8 +48,9 @@ def _nuclei_field(number: int) -> tuple[np.ndarray, np.ndarray]:
 def _nuclear_field(number: int) -> np.ndarray:
     tiles_y = samples.nuclear_image().shape[0] // SIZE
     row, column = number % tiles_y, number // tiles_y
-    tile = samples.nuclear_image()[row * SIZE : (row + 1) * SIZE,
-                                   column * SIZE : (column + 1) * SIZE].astype(np.float32)
+    tile = samples.nuclear_image()[
+        row * SIZE : (row + 1) * SIZE, column * SIZE : (column + 1) * SIZE
+    ].astype(np.float32)
     middle = (PLANES - 1) / 2
     planes = [ndimage.gaussian_filter(tile, 0.6 * abs(z - middle)) for z in range(PLANES)]
     return (np.stack(planes) * 257).round().astype(np.uint16)
@@ -71,11 +72,13 @@ def known_counts() -> dict[str, list[dict]]:
         counts[well] = []
         for field in range(FIELDS):
             labels = _nuclei_field(_field_number(well, field))[1]
-            counts[well].append({
-                "channel": "nuclei",
-                "objects": int(np.count_nonzero(np.unique(labels))),
-                "plane_counts": [int(np.count_nonzero(np.unique(p))) for p in labels],
-            })
+            counts[well].append(
+                {
+                    "channel": "nuclei",
+                    "objects": int(np.count_nonzero(np.unique(labels))),
+                    "plane_counts": [int(np.count_nonzero(np.unique(p))) for p in labels],
+                }
+            )
     return counts
 
 
@@ -94,8 +97,10 @@ class DemoSource(Source):
         return out
 
     def well_files(self, well: str) -> list[str]:
-        return [str(samples.sample_path(*samples.NUCLEI_STACK)),
-                str(samples.sample_path(*samples.MAHOTAS_NUCLEAR))]
+        return [
+            str(samples.sample_path(*samples.NUCLEI_STACK)),
+            str(samples.sample_path(*samples.MAHOTAS_NUCLEAR)),
+        ]
 
 
 def demo_source() -> DemoSource:

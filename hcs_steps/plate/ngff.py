@@ -120,8 +120,9 @@ def ensure_group(directory: Path, version: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     if fmt.zarr_format == 3:
         document = {"zarr_format": 3, "node_type": "group", "attributes": {}}
-        write_file_atomically(directory / "zarr.json", json.dumps(document).encode(),
-                              keep_existing=True)
+        write_file_atomically(
+            directory / "zarr.json", json.dumps(document).encode(), keep_existing=True
+        )
     else:
         write_file_atomically(directory / ".zgroup", b'{"zarr_format": 2}', keep_existing=True)
 
@@ -131,7 +132,13 @@ def plate_metadata_writer(*, name, rows, columns, well_paths, field_count):
 
     def write(group, fmt):
         ome_zarr_writer().write_plate_metadata(
-            group, rows, columns, well_paths, fmt=fmt, name=name, field_count=field_count,
+            group,
+            rows,
+            columns,
+            well_paths,
+            fmt=fmt,
+            name=name,
+            field_count=field_count,
             acquisitions=[{"id": 0, "name": name, "maximumfieldcount": field_count}],
         )
 
@@ -152,14 +159,21 @@ def image_metadata(group, fmt, *, array_path, channel_names, windows, scale_zyx,
     ]
     scale = [1.0, *(float(s) for s in (scale_zyx or (1.0, 1.0, 1.0)))]
     channels = [
-        {"label": label, "active": True, "color": "FFFFFF",
-         "window": {"min": lo, "max": hi, "start": lo, "end": hi}}
+        {
+            "label": label,
+            "active": True,
+            "color": "FFFFFF",
+            "window": {"min": lo, "max": hi, "start": lo, "end": hi},
+        }
         for label, (lo, hi) in zip(channel_names, windows, strict=True)
     ]
     ome_zarr_writer().write_multiscales_metadata(
         group,
         [{"path": array_path, "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
-        fmt=fmt, axes=axes, name=name, metadata={"omero": {"channels": channels}},
+        fmt=fmt,
+        axes=axes,
+        name=name,
+        metadata={"omero": {"channels": channels}},
     )
 
 
@@ -179,8 +193,13 @@ def relative_member(path, where: str) -> str:
     hcs_steps.plate.errors.PlateDataError: plate lists path '../../etc': expected a path \
 inside the group (relative, without '..')
     """
-    if not isinstance(path, str) or "\\" in path or any(
-        part in ("", ".", "..") for part in path.split("/")  # "" also catches "/abs" and "a//b"
+    if (
+        not isinstance(path, str)
+        or "\\" in path
+        or any(
+            part in ("", ".", "..")
+            for part in path.split("/")  # "" also catches "/abs" and "a//b"
+        )
     ):
         raise PlateDataError(
             f"{where} lists path {path!r}: expected a path inside the group (relative, "

@@ -187,8 +187,10 @@ def _read_field(image: FieldImage, channel_ids: list[int], out: np.ndarray, wher
     c_axis = image.axes.index("c") if "c" in image.axes else None
     block_shape = tuple(1 if i == c_axis else n for i, n in enumerate(image.info.shape))
     for slot, channel in enumerate(channel_ids):
-        selection = tuple(slice(channel, channel + 1) if i == c_axis else slice(None)
-                          for i in range(len(image.axes)))
+        selection = tuple(
+            slice(channel, channel + 1) if i == c_axis else slice(None)
+            for i in range(len(image.axes))
+        )
         chunks = list(_chunk_selections(image, selection))
         here = f"{where}, channel {channel}"
         if image.all_chunks_stored:
@@ -206,8 +208,9 @@ def _read_field(image: FieldImage, channel_ids: list[int], out: np.ndarray, wher
 def _chunk_selections(image: FieldImage, selection: tuple):
     """The per-chunk selections that make up ``selection`` (whole axes or one channel)."""
     ranges = [
-        [(s.start, s.stop)] if s.start is not None else
-        [(start, min(start + k, n)) for start in range(0, n, k)]
+        [(s.start, s.stop)]
+        if s.start is not None
+        else [(start, min(start + k, n)) for start in range(0, n, k)]
         for s, n, k in zip(selection, image.info.shape, image.info.chunks, strict=True)
     ]
     for block in itertools.product(*ranges):
@@ -226,8 +229,7 @@ def _locate_damage(array, image: FieldImage, chunks, where: str, error) -> Plate
         except CHUNK_ERRORS as chunk_error:
             key = _chunk_key(array, image, chunk)
             return PlateDataError(
-                f"{where}: chunk {key} of {image.array_dir} is corrupt or truncated: "
-                f"{chunk_error}"
+                f"{where}: chunk {key} of {image.array_dir} is corrupt or truncated: {chunk_error}"
             )
     return PlateDataError(f"{where}: {image.array_dir} cannot be decoded: {error}")
 

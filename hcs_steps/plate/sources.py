@@ -31,14 +31,25 @@ class ZarrSource(Source):
 def _zarr_source(path: Path) -> ZarrSource:
     layout = open_plate(path)
     return ZarrSource(
-        name=layout.name, wells=layout.wells, channel_names=layout.channel_names,
-        field_count=layout.field_count, shape_zyx=layout.shape_zyx, dtype=layout.dtype,
-        format="ome-zarr", path=Path(path),
+        name=layout.name,
+        wells=layout.wells,
+        channel_names=layout.channel_names,
+        field_count=layout.field_count,
+        shape_zyx=layout.shape_zyx,
+        dtype=layout.dtype,
+        format="ome-zarr",
+        path=Path(path),
     )
 
 
-def open_source(path, format: str, *, pattern: str | None = None, missing: str = "error",
-                timepoint: int | None = None) -> Source:
+def open_source(
+    path,
+    format: str,
+    *,
+    pattern: str | None = None,
+    missing: str = "error",
+    timepoint: int | None = None,
+) -> Source:
     """Open a plate to ingest.
 
     Parameters
@@ -110,9 +121,15 @@ def ingest_well(source: Source, well: str, out_plate, **write_options) -> Path:
         "source_files": source.well_files(well),
         "input_checksum": array_checksum(data),
     }
-    return write_well(out_plate, well, data, channel_names=source.channel_names,
-                      provenance=provenance, pixel_size_zyx=source.pixel_size_zyx,
-                      **write_options)
+    return write_well(
+        out_plate,
+        well,
+        data,
+        channel_names=source.channel_names,
+        provenance=provenance,
+        pixel_size_zyx=source.pixel_size_zyx,
+        **write_options,
+    )
 
 
 def ingest_plate(source: Source, out_plate, wells=None, **write_options) -> PlateLayout:
@@ -135,9 +152,15 @@ def ingest_plate(source: Source, out_plate, wells=None, **write_options) -> Plat
     extra = {"source_format": source.format, **source.attributes}
     if "known_counts" in extra:
         extra["known_counts"] = {w: extra["known_counts"][w] for w in wells}
-    write_plate_metadata(out_plate, name=source.name, wells=wells,
-                         channel_names=source.channel_names, field_count=source.field_count,
-                         extra=extra, ngff_version=write_options.get("ngff_version"))
+    write_plate_metadata(
+        out_plate,
+        name=source.name,
+        wells=wells,
+        channel_names=source.channel_names,
+        field_count=source.field_count,
+        extra=extra,
+        ngff_version=write_options.get("ngff_version"),
+    )
     return open_plate(out_plate)
 
 

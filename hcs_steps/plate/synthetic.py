@@ -29,32 +29,41 @@ def _centres(rng, n: int, z: int, y: int, x: int, radius: float) -> np.ndarray:
     for _ in range(200 * max(n, 1)):
         if len(centres) == n:
             break
-        candidate = (rng.uniform(0, z - 1) if z > 1 else 0.0,
-                     rng.uniform(margin, y - margin), rng.uniform(margin, x - margin))
+        candidate = (
+            rng.uniform(0, z - 1) if z > 1 else 0.0,
+            rng.uniform(margin, y - margin),
+            rng.uniform(margin, x - margin),
+        )
         if all(np.hypot(candidate[1] - c[1], candidate[2] - c[2]) >= gap for c in centres):
             centres.append(candidate)
     if len(centres) < n:
-        raise PlateDataError(f"cannot place {n} separate objects of radius {radius:.0f} px in a "
-                             f"{y} x {x} field; use fewer objects or larger fields")
+        raise PlateDataError(
+            f"cannot place {n} separate objects of radius {radius:.0f} px in a "
+            f"{y} x {x} field; use fewer objects or larger fields"
+        )
     return np.array(centres).reshape(-1, 3)
 
 
-def _draw(out: np.ndarray, centres: np.ndarray, radius: float, z_radius: float,
-          amplitudes: np.ndarray) -> None:
+def _draw(
+    out: np.ndarray, centres: np.ndarray, radius: float, z_radius: float, amplitudes: np.ndarray
+) -> None:
     """Add soft-edged ellipsoids to the float stack ``out`` (Z, Y, X)."""
     zz, yy, xx = (np.arange(n, dtype=np.float32) for n in out.shape)
     reach = int(np.ceil(radius * 1.5))
     for (cz, cy, cx), amplitude in zip(centres, amplitudes, strict=True):
         ys = slice(max(int(cy) - reach, 0), int(cy) + reach + 1)
         xs = slice(max(int(cx) - reach, 0), int(cx) + reach + 1)
-        d = np.sqrt(((zz[:, None, None] - cz) / z_radius) ** 2
-                    + ((yy[ys][None, :, None] - cy) / radius) ** 2
-                    + ((xx[xs][None, None, :] - cx) / radius) ** 2)
+        d = np.sqrt(
+            ((zz[:, None, None] - cz) / z_radius) ** 2
+            + ((yy[ys][None, :, None] - cy) / radius) ** 2
+            + ((xx[xs][None, None, :] - cx) / radius) ** 2
+        )
         out[:, ys, xs] += amplitude * np.clip(1.5 - d, 0.0, 1.0)
 
 
-def synthetic_field(rng, *, channels: int, z: int, y: int, x: int, objects: int,
-                    dtype=np.uint16) -> tuple[np.ndarray, dict]:
+def synthetic_field(
+    rng, *, channels: int, z: int, y: int, x: int, objects: int, dtype=np.uint16
+) -> tuple[np.ndarray, dict]:
     """One field ``(channels, z, y, x)`` and its known counts (``objects``, ``plane_counts``)."""
     radius = _radius(y, x)
     z_radius = max(radius / 3, 1.0) if z > 1 else 1.0
@@ -66,13 +75,24 @@ def synthetic_field(rng, *, channels: int, z: int, y: int, x: int, objects: int,
         _draw(stack[c], centres, radius * (1 + 0.3 * c), z_radius, amplitudes / (1 + c))
     limit = np.iinfo(dtype).max if np.dtype(dtype).kind in "ui" else np.inf
     field = np.clip(stack, 0, limit).astype(dtype)
-    plane_counts = [int(np.sum(np.abs(np.arange(z)[p] - centres[:, 0]) < z_radius))
-                    for p in range(z)]
+    plane_counts = [
+        int(np.sum(np.abs(np.arange(z)[p] - centres[:, 0]) < z_radius)) for p in range(z)
+    ]
     return field, {"channel": "c0", "objects": int(len(centres)), "plane_counts": plane_counts}
 
 
-def synthetic_well(well: str, *, fields: int = 1, channels: int = 1, z: int = 5, y: int = 128,
-                   x: int = 128, objects_per_field=(5, 15), seed: int = 0, dtype=np.uint16):
+def synthetic_well(
+    well: str,
+    *,
+    fields: int = 1,
+    channels: int = 1,
+    z: int = 5,
+    y: int = 128,
+    x: int = 128,
+    objects_per_field=(5, 15),
+    seed: int = 0,
+    dtype=np.uint16,
+):
     """``(data, counts)`` of one well: aligned ``(F, C, Z, Y, X)`` data, counts per field.
 
     Examples
@@ -82,22 +102,41 @@ def synthetic_well(well: str, *, fields: int = 1, channels: int = 1, z: int = 5,
     ((2, 1, 3, 64, 64), [4, 4])
     """
     well = canonical_well(well)
-    low, high = ((objects_per_field,) * 2 if np.isscalar(objects_per_field)
-                 else objects_per_field)
+    low, high = (objects_per_field,) * 2 if np.isscalar(objects_per_field) else objects_per_field
     rng = np.random.default_rng([seed, row_index(well[:-2]), int(well[-2:])])
     data = aligned_empty((fields, channels, z, y, x), dtype)
     counts = []
     for f in range(fields):
-        data[f], known = synthetic_field(rng, channels=channels, z=z, y=y, x=x,
-                                         objects=int(rng.integers(low, high + 1)), dtype=dtype)
+        data[f], known = synthetic_field(
+            rng,
+            channels=channels,
+            z=z,
+            y=y,
+            x=x,
+            objects=int(rng.integers(low, high + 1)),
+            dtype=dtype,
+        )
         counts.append(known)
     return data, counts
 
 
-def synthetic_plate(path, *, rows: int = 2, columns: int = 3, fields: int = 1,
-                    channels: int = 1, z: int = 5, y: int = 128, x: int = 128,
-                    objects_per_field=(5, 15), seed: int = 0, wells=None, dtype=np.uint16,
-                    name: str = "synthetic", **write_options) -> dict[str, list[dict]]:
+def synthetic_plate(
+    path,
+    *,
+    rows: int = 2,
+    columns: int = 3,
+    fields: int = 1,
+    channels: int = 1,
+    z: int = 5,
+    y: int = 128,
+    x: int = 128,
+    objects_per_field=(5, 15),
+    seed: int = 0,
+    wells=None,
+    dtype=np.uint16,
+    name: str = "synthetic",
+    **write_options,
+) -> dict[str, list[dict]]:
     """Write a synthetic plate and return its known counts ``{well: [per-field counts]}``.
 
     ``rows`` x ``columns`` wells from ``A01`` (e.g. 16 x 24 for a full 384-well plate), or
@@ -114,21 +153,40 @@ def synthetic_plate(path, *, rows: int = 2, columns: int = 3, fields: int = 1,
     >>> sorted(counts), all(1 <= c[0]["objects"] <= 3 for c in counts.values())
     (['A01', 'A02'], True)
     """
-    names = sort_wells(wells) if wells is not None else [
-        well_from_indices(r, c) for r in range(rows) for c in range(1, columns + 1)
-    ]
+    names = (
+        sort_wells(wells)
+        if wells is not None
+        else [well_from_indices(r, c) for r in range(rows) for c in range(1, columns + 1)]
+    )
     channel_names = [f"c{c}" for c in range(channels)]
-    provenance = {"step": "synthetic", "function": "hcs_steps.plate.synthetic_plate",
-                  "parameters": {"seed": seed, "objects_per_field": objects_per_field}}
+    provenance = {
+        "step": "synthetic",
+        "function": "hcs_steps.plate.synthetic_plate",
+        "parameters": {"seed": seed, "objects_per_field": objects_per_field},
+    }
     counts = {}
     for well in names:
         data, counts[well] = synthetic_well(
-            well, fields=fields, channels=channels, z=z, y=y, x=x,
-            objects_per_field=objects_per_field, seed=seed, dtype=dtype,
+            well,
+            fields=fields,
+            channels=channels,
+            z=z,
+            y=y,
+            x=x,
+            objects_per_field=objects_per_field,
+            seed=seed,
+            dtype=dtype,
         )
-        write_well(path, well, data, channel_names=channel_names, provenance=provenance,
-                   **write_options)
-    write_plate_metadata(path, name=name, wells=names, channel_names=channel_names,
-                         field_count=fields, extra={"known_counts": counts},
-                         ngff_version=write_options.get("ngff_version"))
+        write_well(
+            path, well, data, channel_names=channel_names, provenance=provenance, **write_options
+        )
+    write_plate_metadata(
+        path,
+        name=name,
+        wells=names,
+        channel_names=channel_names,
+        field_count=fields,
+        extra={"known_counts": counts},
+        ngff_version=write_options.get("ngff_version"),
+    )
     return counts

@@ -140,8 +140,13 @@ def write_well(
             image = group.create_group(path)
             _write_field(image, field, fmt, codec, chunk_planes)
             ngff.image_metadata(
-                image, fmt, array_path=ARRAY_PATH, channel_names=list(channel_names),
-                windows=_windows(field), scale_zyx=pixel_size_zyx, name=f"{well} field {path}",
+                image,
+                fmt,
+                array_path=ARRAY_PATH,
+                channel_names=list(channel_names),
+                windows=_windows(field),
+                scale_zyx=pixel_size_zyx,
+                name=f"{well} field {path}",
             )
         ngff.well_metadata(group, field_paths, fmt)
         record = dict(provenance or {})
@@ -165,9 +170,14 @@ def _write_field(image, field: np.ndarray, fmt, codec: str, chunk_planes: int | 
         chunk_planes = max(1, CHUNK_TARGET_BYTES // field[0, 0].nbytes)
     chunks = (1, min(chunk_planes, field.shape[1]), *field.shape[2:])
     array = image.create_array(
-        ARRAY_PATH, shape=field.shape, dtype=field.dtype, chunks=chunks,
-        fill_value=0, **codec_options(codec, fmt.zarr_format),
-        config={"write_empty_chunks": True}, **extra,
+        ARRAY_PATH,
+        shape=field.shape,
+        dtype=field.dtype,
+        chunks=chunks,
+        fill_value=0,
+        **codec_options(codec, fmt.zarr_format),
+        config={"write_empty_chunks": True},
+        **extra,
     )
     # write_empty_chunks: every chunk exists on disk, so a missing chunk file means damage.
     array[...] = field
@@ -211,17 +221,18 @@ def write_plate_metadata(
     version = plate_version(plate, ngff_version)
     if field_count is None:
         field_count = max(
-            len(ngff.read_attributes(plate_well_path(plate, w))[0]["well"]["images"])
-            for w in wells
+            len(ngff.read_attributes(plate_well_path(plate, w))[0]["well"]["images"]) for w in wells
         )
     grid_rows, grid_columns = plate_grid(wells)
     rows, columns = list(rows or grid_rows), list(columns or grid_columns)
     well_paths = ["/".join(parse_well(w)) for w in wells]
     info = {"channel_names": list(channel_names or []), **(extra or {})}
     ngff.render_group(
-        plate, version,
-        ngff.plate_metadata_writer(name=name, rows=rows, columns=columns,
-                                   well_paths=well_paths, field_count=field_count),
+        plate,
+        version,
+        ngff.plate_metadata_writer(
+            name=name, rows=rows, columns=columns, well_paths=well_paths, field_count=field_count
+        ),
         extra_attributes={PROVENANCE_KEY: info},
     )
     return plate

@@ -21,13 +21,28 @@ def guid() -> str:
     return str(uuid.uuid4()).upper()
 
 
-def write_htd(path: Path, *, sites: int, x_sites: int, waves: list[str], wells: list[str],
-              z_steps: int = 1, timepoints: int = 1) -> None:
+def write_htd(
+    path: Path,
+    *,
+    sites: int,
+    x_sites: int,
+    waves: list[str],
+    wells: list[str],
+    z_steps: int = 1,
+    timepoints: int = 1,
+) -> None:
     """A MetaXpress ``.HTD`` plate file (96-well, sites in an ``x_sites`` wide grid)."""
     rows = "ABCDEFGH"
-    lines = ['"HTSInfoFile", Version 1.0', '"Description", "test plate"',
-             f'"TimePoints", {timepoints}', f'"ZSeries", {"TRUE" if z_steps > 1 else "FALSE"}',
-             f'"ZSteps", {z_steps}', '"ZProjection", FALSE', '"XWells", 12', '"YWells", 8']
+    lines = [
+        '"HTSInfoFile", Version 1.0',
+        '"Description", "test plate"',
+        f'"TimePoints", {timepoints}',
+        f'"ZSeries", {"TRUE" if z_steps > 1 else "FALSE"}',
+        f'"ZSteps", {z_steps}',
+        '"ZProjection", FALSE',
+        '"XWells", 12',
+        '"YWells", 8',
+    ]
     for r, row in enumerate(rows, start=1):
         flags = ", ".join("TRUE" if f"{row}{c:02d}" in wells else "FALSE" for c in range(1, 13))
         lines.append(f'"WellsSelection{r}", {flags}')
@@ -43,8 +58,19 @@ def write_htd(path: Path, *, sites: int, x_sites: int, waves: list[str], wells: 
     path.write_text("\r\n".join(lines) + "\r\n")
 
 
-def imagexpress_folder(root: Path, plate: str, wells, sites, channels, planes=(1,), *,
-                       z_folders=False, timepoints=(1,), name_z=False, thumbs=True) -> Path:
+def imagexpress_folder(
+    root: Path,
+    plate: str,
+    wells,
+    sites,
+    channels,
+    planes=(1,),
+    *,
+    z_folders=False,
+    timepoints=(1,),
+    name_z=False,
+    thumbs=True,
+) -> Path:
     """Write ``<plate>_<well>_s<site>_w<channel>[_z<z>][_t<t>]<GUID>.tif`` files.
 
     ``z_folders`` puts planes in ``TimePoint_<t>/ZStep_<z>/``; otherwise time points go in
@@ -69,13 +95,15 @@ def imagexpress_folder(root: Path, plate: str, wells, sites, channels, planes=(1
                         data = plane(well, site, channel, z) + (t - 1)
                         tifffile.imwrite(folder / f"{stem}{guid()}.tif", data)
                         if thumbs:
-                            tifffile.imwrite(folder / f"{stem}_thumb{guid()}.tif",
-                                             np.zeros((8, 8), np.uint8))
+                            tifffile.imwrite(
+                                folder / f"{stem}_thumb{guid()}.tif", np.zeros((8, 8), np.uint8)
+                            )
     return root
 
 
-def phenix_index(images, *, namespace=True, channels=("HOECHST 33342", "Alexa 488"),
-                 plate="P-0001") -> str:
+def phenix_index(
+    images, *, namespace=True, channels=("HOECHST 33342", "Alexa 488"), plate="P-0001"
+) -> str:
     """An ``Index.idx.xml`` listing ``images`` as (row, col, field, plane, channel, url)."""
     ns = ' xmlns="http://www.perkinelmer.com/PEHH/HarmonyV6"' if namespace else ""
     entries = "".join(
@@ -91,19 +119,30 @@ def phenix_index(images, *, namespace=True, channels=("HOECHST 33342", "Alexa 48
         f'<PositionZ Unit="m">{(p - 1) * 2e-6:.1E}</PositionZ></Image>'
         for r, c, f, p, ch, url in images
     )
-    return (f'<?xml version="1.0" encoding="utf-8"?><EvaluationInputData{ns} Version="2">'
-            f"<User>tester</User><InstrumentType>Phenix</InstrumentType>"
-            f"<Plates><Plate><PlateID>{plate}</PlateID><Name>{plate}</Name>"
-            f"<PlateRows>16</PlateRows><PlateColumns>24</PlateColumns></Plate></Plates>"
-            f"<Maps><Map>{entries}</Map></Maps><Images>{items}</Images></EvaluationInputData>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><EvaluationInputData{ns} Version="2">'
+        f"<User>tester</User><InstrumentType>Phenix</InstrumentType>"
+        f"<Plates><Plate><PlateID>{plate}</PlateID><Name>{plate}</Name>"
+        f"<PlateRows>16</PlateRows><PlateColumns>24</PlateColumns></Plate></Plates>"
+        f"<Maps><Map>{entries}</Map></Maps><Images>{items}</Images></EvaluationInputData>"
+    )
 
 
 def phenix_name(row, column, field, plane, channel) -> str:
     return f"r{row:02d}c{column:02d}f{field:02d}p{plane:02d}-ch{channel}sk1fk1fl1.tiff"
 
 
-def phenix_folder(root: Path, wells, fields, planes, channels, *, index_name="Index.idx.xml",
-                  namespace=True, skip=()) -> Path:
+def phenix_folder(
+    root: Path,
+    wells,
+    fields,
+    planes,
+    channels,
+    *,
+    index_name="Index.idx.xml",
+    namespace=True,
+    skip=(),
+) -> Path:
     """A Harmony export: ``Images/`` with TIFFs and the index XML (fields in given order).
 
     ``wells`` are (row, column) numbers; files in ``skip`` are listed but not written.

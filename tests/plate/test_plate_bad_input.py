@@ -57,8 +57,11 @@ def test_well_names_that_are_not_plate_coordinates(tmp_path, name):
 def test_damaged_chunk_names_well_and_chunk(plate, damage):
     chunk = last_chunk(plate, "B03")
     data = chunk.read_bytes()
-    damaged = {"truncate": data[: len(data) // 2], "zero": bytes(len(data)),
-               "flip": data[:8] + bytes(b ^ 0x55 for b in data[8:16]) + data[16:]}[damage]
+    damaged = {
+        "truncate": data[: len(data) // 2],
+        "zero": bytes(len(data)),
+        "flip": data[:8] + bytes(b ^ 0x55 for b in data[8:16]) + data[16:],
+    }[damage]
     chunk.write_bytes(damaged)
     key = chunk.relative_to(chunk.parents[4]).as_posix()  # c/0/1/0/0
     message = rf"well B03, field 1, channel 0: chunk {key} .* corrupt"
@@ -82,11 +85,21 @@ def _object_array(directory: Path, marker: Path) -> None:
             return (Path.touch, (marker,))
 
     directory.mkdir(parents=True)
-    (directory / ".zarray").write_text(json.dumps({
-        "zarr_format": 2, "shape": [1, 1, 4, 4], "chunks": [1, 1, 4, 4], "dtype": "|O",
-        "compressor": None, "filters": [{"id": "pickle", "protocol": 5}], "fill_value": 0,
-        "order": "C", "dimension_separator": "/",
-    }))
+    (directory / ".zarray").write_text(
+        json.dumps(
+            {
+                "zarr_format": 2,
+                "shape": [1, 1, 4, 4],
+                "chunks": [1, 1, 4, 4],
+                "dtype": "|O",
+                "compressor": None,
+                "filters": [{"id": "pickle", "protocol": 5}],
+                "fill_value": 0,
+                "order": "C",
+                "dimension_separator": "/",
+            }
+        )
+    )
     (directory / "0/0/0").mkdir(parents=True)
     (directory / "0/0/0/0").write_bytes(pickle.dumps(np.array([Payload()], dtype=object)))
 
@@ -132,8 +145,12 @@ def test_data_that_is_not_fields_channels_zyx(tmp_path):
 
 def test_image_with_a_time_axis_longer_than_one_is_refused(tmp_path):
     """A (t, z, y, x) time series is not a field's (c, z, y, x) stack: refused, not guessed."""
-    field = write_well(tmp_path / "p.zarr", "B02", small(shape=(1, 2, 2, 16, 16)),
-                       channel_names=["a", "b"]) / "0"
+    field = (
+        write_well(
+            tmp_path / "p.zarr", "B02", small(shape=(1, 2, 2, 16, 16)), channel_names=["a", "b"]
+        )
+        / "0"
+    )
     meta = json.loads((field / "zarr.json").read_text())
     meta["attributes"]["ome"]["multiscales"][0]["axes"][0] = {"name": "t", "type": "time"}
     (field / "zarr.json").write_text(json.dumps(meta))

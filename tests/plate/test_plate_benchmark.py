@@ -16,8 +16,20 @@ def test_benchmark_reports_every_codec_as_a_ratio_to_raw(tmp_path, capsys):
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
     out = tmp_path / "plate_io.json"
-    benchmark.main(["--wells", "2", "--size", "64", "--repeats", "1", "--out", str(out),
-                    "--workdir", str(tmp_path)])
+    benchmark.main(
+        [
+            "--wells",
+            "2",
+            "--size",
+            "64",
+            "--repeats",
+            "1",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path),
+        ]
+    )
     result = json.loads(out.read_text())
     rows = result["rows"]
     assert rows[0]["codec"].startswith("raw") and rows[0]["read_vs_raw"] == 1.0

@@ -14,17 +14,24 @@ from hcs_steps.plate.ingest.imagexpress import parse_filename
 
 
 def expected(well, sites, channels, planes, t=1):
-    return np.stack([
-        np.stack([np.stack([plane(well, s, c, z) + (t - 1) for z in planes]) for c in channels])
-        for s in sites
-    ])
+    return np.stack(
+        [
+            np.stack([np.stack([plane(well, s, c, z) + (t - 1) for z in planes]) for c in channels])
+            for s in sites
+        ]
+    )
 
 
 def test_flat_folder_with_htd_guids_thumbnails_and_12_sites(tmp_path, validate_plate):
     sites = range(1, 13)
     root = imagexpress_folder(tmp_path / "MX", "Screen_2024_P1", ["B03", "C05"], sites, [1, 2])
-    write_htd(root / "Screen_2024_P1.HTD", sites=12, x_sites=4, waves=["DAPI", "FITC"],
-              wells=["B03", "C05"])
+    write_htd(
+        root / "Screen_2024_P1.HTD",
+        sites=12,
+        x_sites=4,
+        waves=["DAPI", "FITC"],
+        wells=["B03", "C05"],
+    )
     source = open_source(root, "imagexpress")
     assert (source.name, source.wells, source.field_count) == ("Screen_2024_P1", ["B03", "C05"], 12)
     assert (source.channel_names, source.shape_zyx) == (["DAPI", "FITC"], (1, 12, 20))
@@ -33,8 +40,9 @@ def test_flat_folder_with_htd_guids_thumbnails_and_12_sites(tmp_path, validate_p
     validate_plate(tmp_path / "out.zarr", wells=2, field_count=12)
     assert layout.channel_names == ["DAPI", "FITC"]
     # Sites in numeric order: s10 comes after s9, not after s1.
-    np.testing.assert_array_equal(read_well(tmp_path / "out.zarr", "C05"),
-                                  expected("C05", sites, [1, 2], [1]))
+    np.testing.assert_array_equal(
+        read_well(tmp_path / "out.zarr", "C05"), expected("C05", sites, [1, 2], [1])
+    )
     provenance = json.loads((tmp_path / "out.zarr/B/03/zarr.json").read_text())
     files = provenance["attributes"]["hcs_steps"]["provenance"]["source_files"]
     assert len(files) == 24 and not any("_thumb" in f for f in files)
@@ -42,29 +50,40 @@ def test_flat_folder_with_htd_guids_thumbnails_and_12_sites(tmp_path, validate_p
 
 
 def test_timepoint_and_zstep_folders(tmp_path, validate_plate):
-    root = imagexpress_folder(tmp_path / "MX", "P2", ["D04"], [1, 2], [1], planes=[1, 2, 3],
-                              z_folders=True, timepoints=(1, 2))
+    root = imagexpress_folder(
+        tmp_path / "MX",
+        "P2",
+        ["D04"],
+        [1, 2],
+        [1],
+        planes=[1, 2, 3],
+        z_folders=True,
+        timepoints=(1, 2),
+    )
     with pytest.raises(PlateDataError, match=r"holds time points \[1, 2\].*timepoint=<n>"):
         open_source(root, "imagexpress")
     source = open_source(root, "imagexpress", timepoint=2)
     assert (source.shape_zyx, source.channel_names) == ((3, 12, 20), ["w1"])
     ingest_plate(source, tmp_path / "out.zarr")
     validate_plate(tmp_path / "out.zarr", wells=1, field_count=2)
-    np.testing.assert_array_equal(read_well(tmp_path / "out.zarr", "D04"),
-                                  expected("D04", [1, 2], [1], [1, 2, 3], t=2))
+    np.testing.assert_array_equal(
+        read_well(tmp_path / "out.zarr", "D04"), expected("D04", [1, 2], [1], [1, 2, 3], t=2)
+    )
 
 
 def test_z_and_t_in_file_names_1536_rows_and_multi_digit_channels(tmp_path, validate_plate):
-    root = imagexpress_folder(tmp_path / "MX", "HTS", ["AA01", "AF48", "P24"], [1], [1, 2, 10],
-                              planes=[1, 2], name_z=True)
+    root = imagexpress_folder(
+        tmp_path / "MX", "HTS", ["AA01", "AF48", "P24"], [1], [1, 2, 10], planes=[1, 2], name_z=True
+    )
     source = open_source(root, "imagexpress")
     assert source.wells == ["P24", "AA01", "AF48"]
     assert source.channel_names == ["w1", "w2", "w10"]
     layout = ingest_plate(source, tmp_path / "out.zarr")
     validate_plate(tmp_path / "out.zarr", wells=3, field_count=1)
     assert (len(layout.rows), len(layout.columns)) == (32, 48)
-    np.testing.assert_array_equal(read_well(tmp_path / "out.zarr", "AF48"),
-                                  expected("AF48", [1], [1, 2, 10], [1, 2]))
+    np.testing.assert_array_equal(
+        read_well(tmp_path / "out.zarr", "AF48"), expected("AF48", [1], [1, 2, 10], [1, 2])
+    )
 
 
 def test_single_site_single_wavelength_names(tmp_path):
@@ -89,8 +108,9 @@ def test_missing_image_names_plate_well_field_channel_plane(tmp_path):
     write_htd(root / "P3.HTD", sites=2, x_sites=2, waves=["DAPI", "GFP"], wells=["B02", "B03"])
     next(root.glob("P3_B03_s2_w2????????-*.tif")).unlink()
     source = open_source(root, "imagexpress")
-    with pytest.raises(PlateDataError,
-                       match="plate P3: no image for well B03, field 2, channel 2, plane 1"):
+    with pytest.raises(
+        PlateDataError, match="plate P3: no image for well B03, field 2, channel 2, plane 1"
+    ):
         ingest_plate(source, tmp_path / "out.zarr")
     assert not (tmp_path / "out.zarr" / "B" / "03").exists()
     filled = open_source(root, "imagexpress", missing="zeros").read_well("B03")

@@ -27,8 +27,9 @@ def nested_folder(root, wells, fields, channels, planes):
         for f in fields:
             for c, channel in enumerate(channels):
                 for z in planes:
-                    tifffile.imwrite(root / well / f"{well}_fld{f}_{channel}_z{z}.tif",
-                                     plane(well, f, c, z))
+                    tifffile.imwrite(
+                        root / well / f"{well}_fld{f}_{channel}_z{z}.tif", plane(well, f, c, z)
+                    )
     (root / "notes.txt").write_text("not an image")
     tifffile.imwrite(root / "overview.tif", np.zeros((3, 3), np.uint8))
 

@@ -14,16 +14,19 @@ from hcs_steps.plate import PlateDataError, ingest_plate, open_source, read_well
 
 
 def expected(well, fields, channels, planes):
-    return np.stack([
-        np.stack([np.stack([plane(well, f, c, z) for z in planes]) for c in channels])
-        for f in fields
-    ])
+    return np.stack(
+        [
+            np.stack([np.stack([plane(well, f, c, z) for z in planes]) for c in channels])
+            for f in fields
+        ]
+    )
 
 
 def test_index_idx_xml_export(tmp_path, validate_plate):
     # Harmony lists field 2 (the centre) first; that order is kept.
-    root = phenix_folder(tmp_path / "export", [(2, 3), (16, 24)], fields=[2, 1, 3],
-                         planes=[1, 2], channels=[1, 2])
+    root = phenix_folder(
+        tmp_path / "export", [(2, 3), (16, 24)], fields=[2, 1, 3], planes=[1, 2], channels=[1, 2]
+    )
     source = open_source(root, "phenix")
     assert (source.name, source.wells, source.field_count) == ("P-0001", ["B03", "P24"], 3)
     assert source.channel_names == ["HOECHST 33342", "Alexa 488"]
@@ -31,16 +34,24 @@ def test_index_idx_xml_export(tmp_path, validate_plate):
     layout = ingest_plate(source, tmp_path / "out.zarr")
     validate_plate(tmp_path / "out.zarr", wells=2, field_count=3)
     assert (len(layout.rows), len(layout.columns)) == (16, 24)
-    np.testing.assert_array_equal(read_well(tmp_path / "out.zarr", "P24"),
-                                  expected("P24", [2, 1, 3], [1, 2], [1, 2]))
+    np.testing.assert_array_equal(
+        read_well(tmp_path / "out.zarr", "P24"), expected("P24", [2, 1, 3], [1, 2], [1, 2])
+    )
     field = json.loads((tmp_path / "out.zarr/B/03/0/zarr.json").read_text())
     dataset = field["attributes"]["ome"]["multiscales"][0]["datasets"][0]
     assert dataset["coordinateTransformations"][0]["scale"] == pytest.approx([1, 2, 0.65, 0.65])
 
 
 def test_older_index_xml_without_namespace_in_export_root(tmp_path):
-    root = phenix_folder(tmp_path / "export", [(1, 1)], fields=[1], planes=[1], channels=[1],
-                         index_name="Index.xml", namespace=False)
+    root = phenix_folder(
+        tmp_path / "export",
+        [(1, 1)],
+        fields=[1],
+        planes=[1],
+        channels=[1],
+        index_name="Index.xml",
+        namespace=False,
+    )
     for path in (root / "Images").iterdir():
         shutil.move(path, root / path.name)
     source = open_source(root, "phenix")
@@ -49,21 +60,33 @@ def test_older_index_xml_without_namespace_in_export_root(tmp_path):
 
 
 def test_file_names_alone_without_an_index(tmp_path):
-    root = phenix_folder(tmp_path / "export", [(3, 4)], fields=[1, 2], planes=[1, 2, 3],
-                         channels=[1, 2], index_name=None)
+    root = phenix_folder(
+        tmp_path / "export",
+        [(3, 4)],
+        fields=[1, 2],
+        planes=[1, 2, 3],
+        channels=[1, 2],
+        index_name=None,
+    )
     source = open_source(root, "phenix")
     assert (source.wells, source.channel_names, source.pixel_size_zyx) == (
-        ["C04"], ["ch1", "ch2"], None)
-    np.testing.assert_array_equal(source.read_well("C04"),
-                                  expected("C04", [1, 2], [1, 2], [1, 2, 3]))
+        ["C04"],
+        ["ch1", "ch2"],
+        None,
+    )
+    np.testing.assert_array_equal(
+        source.read_well("C04"), expected("C04", [1, 2], [1, 2], [1, 2, 3])
+    )
 
 
 def test_image_listed_in_the_index_but_missing(tmp_path):
     gone = phenix_name(2, 2, 1, 2, 1)
-    root = phenix_folder(tmp_path / "export", [(2, 2)], fields=[1], planes=[1, 2],
-                         channels=[1, 2], skip={gone})
-    with pytest.raises(PlateDataError,
-                       match="plate P-0001: no image for well B02, field 1, channel 1, plane 2"):
+    root = phenix_folder(
+        tmp_path / "export", [(2, 2)], fields=[1], planes=[1, 2], channels=[1, 2], skip={gone}
+    )
+    with pytest.raises(
+        PlateDataError, match="plate P-0001: no image for well B02, field 1, channel 1, plane 2"
+    ):
         ingest_plate(open_source(root, "phenix"), tmp_path / "out.zarr")
     filled = open_source(root, "phenix", missing="zeros").read_well("B02")
     assert not filled[0, 0, 1].any() and filled[0, 1, 1].any()

@@ -38,8 +38,14 @@ def test_plate_round_trip_is_valid_and_exact(tmp_path, validate_plate, version):
     plate = tmp_path / "plate.zarr"
     wells = {"B03": well_data(1), "H12": well_data(2)}
     for well, data in wells.items():
-        write_well(plate, well, data, channel_names=["DAPI", "GFP"], ngff_version=version,
-                   pixel_size_zyx=(2.0, 0.65, 0.65))
+        write_well(
+            plate,
+            well,
+            data,
+            channel_names=["DAPI", "GFP"],
+            ngff_version=version,
+            pixel_size_zyx=(2.0, 0.65, 0.65),
+        )
     write_plate_metadata(plate, name="screen-1", wells=list(wells), channel_names=["DAPI", "GFP"])
     validate_plate(plate, wells=2, field_count=2)
 
@@ -61,8 +67,9 @@ def test_selection_of_fields_and_channels(tmp_path):
         read_well(tmp_path / "p.zarr", "A01", fields=[2, 0], channels=["c", "a"]),
         data[[2, 0]][:, [2, 0]],
     )
-    np.testing.assert_array_equal(read_well(tmp_path / "p.zarr", "A1", fields=1, channels=1),
-                                  data[1:2, 1:2])
+    np.testing.assert_array_equal(
+        read_well(tmp_path / "p.zarr", "A1", fields=1, channels=1), data[1:2, 1:2]
+    )
     with pytest.raises(PlateDataError, match=r"no channel 'd'; available: \['a', 'b', 'c'\]"):
         read_well(tmp_path / "p.zarr", "A01", channels=["d"])
     with pytest.raises(PlateDataError, match="no field 3"):
@@ -71,14 +78,21 @@ def test_selection_of_fields_and_channels(tmp_path):
 
 def test_provenance_is_stored_with_the_well(tmp_path):
     data = well_data(4)
-    step = {"step": "denoise", "function": "hcs_steps.steps.gaussian", "parameters": {"sigma": 1},
-            "input_checksum": "sha256:abc", "library_versions": {"torch": "2.13.0"}}
-    well_dir = write_well(tmp_path / "p.zarr", "C07", data, channel_names=["a", "b"],
-                          provenance=step)
+    step = {
+        "step": "denoise",
+        "function": "hcs_steps.steps.gaussian",
+        "parameters": {"sigma": 1},
+        "input_checksum": "sha256:abc",
+        "library_versions": {"torch": "2.13.0"},
+    }
+    well_dir = write_well(
+        tmp_path / "p.zarr", "C07", data, channel_names=["a", "b"], provenance=step
+    )
     record = json.loads((well_dir / "zarr.json").read_text())["attributes"]["hcs_steps"]
     provenance = record["provenance"]
     assert {k: provenance[k] for k in step if k != "library_versions"} == {
-        k: v for k, v in step.items() if k != "library_versions"}
+        k: v for k, v in step.items() if k != "library_versions"
+    }
     assert provenance["library_versions"]["zarr"] == zarr.__version__
     assert provenance["library_versions"]["torch"] == "2.13.0"
     assert provenance["output_checksum"] == array_checksum(data)
@@ -123,8 +137,9 @@ def test_reads_a_plate_written_by_ome_zarr_with_other_paths(tmp_path, fmt):
     np.testing.assert_array_equal(read_well(plate, "B03"), data)
 
 
-@pytest.mark.parametrize(("axes", "shape"), [("cyx", (2, 16, 16)), ("tczyx", (1, 2, 3, 16, 16)),
-                                            ("yx", (16, 16))])
+@pytest.mark.parametrize(
+    ("axes", "shape"), [("cyx", (2, 16, 16)), ("tczyx", (1, 2, 3, 16, 16)), ("yx", (16, 16))]
+)
 def test_reads_fields_with_other_axes_as_czyx(tmp_path, axes, shape):
     """2D fields read as one plane, single-channel ones as one channel, t of size 1 dropped."""
     plate = tmp_path / "foreign.zarr"
@@ -217,11 +232,17 @@ def test_rewriting_a_well_replaces_it(tmp_path):
 
 @pytest.mark.parametrize("version", ["0.5", "0.4"])
 @pytest.mark.parametrize("codec", ["blosc-lz4", "blosc-zstd", "zstd", "none"])
-def test_every_codec_round_trips_and_other_tools_read_it(tmp_path, validate_plate, codec,
-                                                         version):
+def test_every_codec_round_trips_and_other_tools_read_it(tmp_path, validate_plate, codec, version):
     data = well_data(12, dtype=np.float32)
-    write_well(tmp_path / "p.zarr", "D04", data, channel_names=["a", "b"], codec=codec,
-               ngff_version=version, chunk_planes=2)
+    write_well(
+        tmp_path / "p.zarr",
+        "D04",
+        data,
+        channel_names=["a", "b"],
+        codec=codec,
+        ngff_version=version,
+        chunk_planes=2,
+    )
     write_plate_metadata(tmp_path / "p.zarr", name="p", wells=["D04"])
     validate_plate(tmp_path / "p.zarr", wells=1, field_count=2)
     np.testing.assert_array_equal(read_well(tmp_path / "p.zarr", "D04"), data)
@@ -230,5 +251,6 @@ def test_every_codec_round_trips_and_other_tools_read_it(tmp_path, validate_plat
 def test_adding_a_well_of_another_version_is_refused(tmp_path):
     write_well(tmp_path / "p.zarr", "A01", well_data(13), channel_names=["a", "b"])
     with pytest.raises(PlateDataError, match="is NGFF 0.5; cannot add a well as NGFF 0.4"):
-        write_well(tmp_path / "p.zarr", "A02", well_data(13), channel_names=["a", "b"],
-                   ngff_version="0.4")
+        write_well(
+            tmp_path / "p.zarr", "A02", well_data(13), channel_names=["a", "b"], ngff_version="0.4"
+        )

@@ -12,7 +12,8 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 def tiff_files(root: Path) -> list[Path]:
     """All TIFF files under ``root`` (recursively, hidden files skipped), sorted."""
     return sorted(
-        p for p in root.rglob("*")
+        p
+        for p in root.rglob("*")
         if p.suffix.lower() in TIFF_SUFFIXES and not p.name.startswith(".") and p.is_file()
     )
 

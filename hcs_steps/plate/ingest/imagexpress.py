@@ -56,6 +56,7 @@ def read_htd(path: Path) -> dict:
 
 def _htd_layout(htd: dict) -> dict:
     """Sites, channels (number -> name), selected wells and Z steps from an HTD."""
+
     def flag(key):
         return htd.get(key, ["FALSE"])[0].upper() == "TRUE"
 
@@ -64,8 +65,12 @@ def _htd_layout(htd: dict) -> dict:
 
     layout = {}
     if flag("Sites"):
-        selection = [v.upper() == "TRUE" for k, vs in htd.items()
-                     if re.fullmatch(r"SiteSelection\d+", k) for v in vs]
+        selection = [
+            v.upper() == "TRUE"
+            for k, vs in htd.items()
+            if re.fullmatch(r"SiteSelection\d+", k)
+            for v in vs
+        ]
         count = sum(selection) if selection else number("XSites", 1) * number("YSites", 1)
         layout["sites"] = list(range(1, count + 1))
     else:
@@ -73,14 +78,18 @@ def _htd_layout(htd: dict) -> dict:
     waves = number("NWavelengths", 1) if flag("Waves") else 1
     layout["channels"] = {
         n: htd.get(f"WaveName{n}", [f"w{n}"])[0] or f"w{n}"
-        for n in range(1, waves + 1) if htd.get(f"WaveCollect{n}", ["1"])[0] != "0"
+        for n in range(1, waves + 1)
+        if htd.get(f"WaveCollect{n}", ["1"])[0] != "0"
     }
     wells = []
     for key, values in htd.items():
         match = re.fullmatch(r"WellsSelection(\d+)", key)
         if match:
-            wells += [well_from_indices(int(match[1]) - 1, column + 1)
-                      for column, value in enumerate(values) if value.upper() == "TRUE"]
+            wells += [
+                well_from_indices(int(match[1]) - 1, column + 1)
+                for column, value in enumerate(values)
+                if value.upper() == "TRUE"
+            ]
     layout["wells"] = wells
     if flag("ZSeries"):
         layout["planes"] = list(range(1, number("ZSteps", 1) + 1))
@@ -114,17 +123,22 @@ def imagexpress_source(root: Path, *, missing: str = "error", timepoint: int | N
             continue
         key = (parsed["well"], parsed.get("s"), parsed.get("w", 1), parsed.get("z", 1))
         if key in files:
-            raise PlateDataError(f"{files[key]} and {path} are both well {key[0]}, site "
-                                 f"{key[1]}, channel {key[2]}, plane {key[3]}")
+            raise PlateDataError(
+                f"{files[key]} and {path} are both well {key[0]}, site "
+                f"{key[1]}, channel {key[2]}, plane {key[3]}"
+            )
         files[key] = path
     channels = list(htd["channels"]) if "channels" in htd else ordered(k[2] for k in files)
     index = PlaneIndex(
-        root=root, name=name, files=files,
+        root=root,
+        name=name,
+        files=files,
         fields=htd.get("sites") or ordered(k[1] for k in files if k[1] is not None) or [None],
         channels=channels,
         planes=htd.get("planes") or ordered(k[3] for k in files),
-        channel_names=[htd["channels"][c] for c in channels] if "channels" in htd else
-        [f"w{c}" for c in channels],
+        channel_names=[htd["channels"][c] for c in channels]
+        if "channels" in htd
+        else [f"w{c}" for c in channels],
         expected_wells=htd.get("wells", []),
     )
     return tiff_source(index, format="imagexpress", missing=missing)

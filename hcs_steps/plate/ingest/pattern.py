@@ -38,8 +38,10 @@ group 'well', or 'row' and 'column'; it has ['plate']
         raise PlateDataError(f"pattern {pattern!r} is not a regular expression: {error}") from None
     names = set(compiled.groupindex)
     if "well" not in names and not {"row", "column"} <= names:
-        raise PlateDataError(f"pattern {pattern!r} must have a named group 'well', or 'row' "
-                             f"and 'column'; it has {sorted(names)}")
+        raise PlateDataError(
+            f"pattern {pattern!r} must have a named group 'well', or 'row' "
+            f"and 'column'; it has {sorted(names)}"
+        )
     return compiled
 
 
@@ -66,19 +68,31 @@ def pattern_source(root: Path, pattern: str, *, missing: str = "error"):
             well = _well(match)
         except PlateDataError as error:
             raise PlateDataError(f"{relative}: {error}") from None
-        key = (well, groups.get("field") or "1", groups.get("channel") or "1",
-               groups.get("z") or "0")
+        key = (
+            well,
+            groups.get("field") or "1",
+            groups.get("channel") or "1",
+            groups.get("z") or "0",
+        )
         key = key[:1] + tuple(int(v) if v.isdigit() else v for v in key[1:])
         if key in files:
-            raise PlateDataError(f"{files[key]} and {path} both match well {key[0]}, field "
-                                 f"{key[1]}, channel {key[2]}, plane {key[3]}")
+            raise PlateDataError(
+                f"{files[key]} and {path} both match well {key[0]}, field "
+                f"{key[1]}, channel {key[2]}, plane {key[3]}"
+            )
         files[key] = path
     if not files:
-        raise PlateDataError(f"no TIFF under {root} matches {pattern!r}; "
-                             f"files look like {examples[:3]}")
+        raise PlateDataError(
+            f"no TIFF under {root} matches {pattern!r}; files look like {examples[:3]}"
+        )
     channels = ordered(k[2] for k in files)
-    index = PlaneIndex(root=root, name=root.name, files=files,
-                       fields=ordered(k[1] for k in files), channels=channels,
-                       planes=ordered(k[3] for k in files),
-                       channel_names=[str(c) for c in channels])
+    index = PlaneIndex(
+        root=root,
+        name=root.name,
+        files=files,
+        fields=ordered(k[1] for k in files),
+        channels=channels,
+        planes=ordered(k[3] for k in files),
+        channel_names=[str(c) for c in channels],
+    )
     return tiff_source(index, format="pattern", missing=missing)

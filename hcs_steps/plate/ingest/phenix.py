@@ -66,26 +66,42 @@ def parse_index(path: Path) -> dict:
     for image in root.findall("Images/Image"):
         if _text(image, "URL") is None or _text(image, "State", "Ok") != "Ok":
             continue
-        record = {key: int(_text(image, tag)) for key, tag in (
-            ("row", "Row"), ("column", "Col"), ("field", "FieldID"), ("plane", "PlaneID"),
-            ("channel", "ChannelID"))}
+        record = {
+            key: int(_text(image, tag))
+            for key, tag in (
+                ("row", "Row"),
+                ("column", "Col"),
+                ("field", "FieldID"),
+                ("plane", "PlaneID"),
+                ("channel", "ChannelID"),
+            )
+        }
         record["timepoint"] = int(_text(image, "TimepointID", "0"))
         record["url"] = _text(image, "URL")
         images.append(record)
         if _text(image, "ChannelName"):
             channel_names.setdefault(record["channel"], _text(image, "ChannelName"))
-        resolution = resolution or (_micrometres(image.find("ImageResolutionY")),
-                                    _micrometres(image.find("ImageResolutionX")))
+        resolution = resolution or (
+            _micrometres(image.find("ImageResolutionY")),
+            _micrometres(image.find("ImageResolutionX")),
+        )
         z = _micrometres(image.find("PositionZ"))
         if z is not None:
             depths.setdefault(record["plane"], z)
     if resolution is None or None in resolution:
         for entry in root.iter("Entry"):
-            resolution = (_micrometres(entry.find("ImageResolutionY")),
-                          _micrometres(entry.find("ImageResolutionX")))
+            resolution = (
+                _micrometres(entry.find("ImageResolutionY")),
+                _micrometres(entry.find("ImageResolutionX")),
+            )
             break
-    return {"name": name, "images": images, "channel_names": channel_names,
-            "resolution_yx": resolution, "depths": depths}
+    return {
+        "name": name,
+        "images": images,
+        "channel_names": channel_names,
+        "resolution_yx": resolution,
+        "depths": depths,
+    }
 
 
 def _records_from_names(root: Path) -> list[dict]:
@@ -94,9 +110,17 @@ def _records_from_names(root: Path) -> list[dict]:
         match = _NAME.fullmatch(path.name)
         if match:
             row, column, field, plane, channel, timepoint = map(int, match.groups())
-            records.append({"row": row, "column": column, "field": field, "plane": plane,
-                            "channel": channel, "timepoint": timepoint,
-                            "url": path.relative_to(root).as_posix()})
+            records.append(
+                {
+                    "row": row,
+                    "column": column,
+                    "field": field,
+                    "plane": plane,
+                    "channel": channel,
+                    "timepoint": timepoint,
+                    "url": path.relative_to(root).as_posix(),
+                }
+            )
     return records
 
 
@@ -114,8 +138,13 @@ def phenix_source(root: Path, *, missing: str = "error", timepoint: int | None =
         meta = parse_index(index_file)
         folder = index_file.parent
     else:
-        meta = {"name": None, "images": _records_from_names(root), "channel_names": {},
-                "resolution_yx": None, "depths": {}}
+        meta = {
+            "name": None,
+            "images": _records_from_names(root),
+            "channel_names": {},
+            "resolution_yx": None,
+            "depths": {},
+        }
         folder = root
     if not meta["images"]:
         raise PlateDataError(f"no Phenix images (r01c01f01p01-ch1sk1fk1fl1.tiff) in {root}")
@@ -134,14 +163,20 @@ def phenix_source(root: Path, *, missing: str = "error", timepoint: int | None =
         files[(well, record["field"], record["channel"], record["plane"])] = path
     channels = ordered(r["channel"] for r in meta["images"])
     resolution = meta["resolution_yx"]
-    pixel_size = (_z_step(meta["depths"]), *resolution) if resolution and None not in \
-        resolution else None
+    pixel_size = (
+        (_z_step(meta["depths"]), *resolution) if resolution and None not in resolution else None
+    )
     index = PlaneIndex(
-        root=folder, name=name, files=files, fields=fields, channels=channels,
+        root=folder,
+        name=name,
+        files=files,
+        fields=fields,
+        channels=channels,
         planes=ordered(r["plane"] for r in meta["images"]),
         channel_names=[meta["channel_names"].get(c, f"ch{c}") for c in channels],
         pixel_size_zyx=pixel_size,
-        expected_wells=sorted({well_from_indices(r["row"] - 1, r["column"])
-                               for r in meta["images"]}),
+        expected_wells=sorted(
+            {well_from_indices(r["row"] - 1, r["column"]) for r in meta["images"]}
+        ),
     )
     return tiff_source(index, format="phenix", missing=missing)
