@@ -158,7 +158,7 @@ def _wrap(func, in_type, out_type, oom_recovery, requires_gpu, slice_by_slice):
                 f"{name}: expected a [Z, Y, X] stack of {accepted_types()}; "
                 f"got {type(stack).__module__}.{type(stack).__qualname__}"
             )
-        if len(stack.shape) != 3:
+        if len(stack.shape) != 3 or 0 in stack.shape:
             raise _not_3d(name, "input", stack)
         if host_only:
             if source is not _NUMPY:
@@ -218,8 +218,10 @@ def _checked(name, result, out_type, out_adapter, out_device):
 
 def _not_3d(name, role, stack) -> ValueError:
     shape = tuple(int(n) for n in stack.shape)
+    # Three axes, one of them empty: no plane or no pixel to process.
+    what = "an empty axis" if len(shape) == 3 else f"{len(shape)}D"
     return ValueError(
-        f"{name}: the {role} must be a 3D [Z, Y, X] stack; got shape {shape} ({len(shape)}D)"
+        f"{name}: the {role} must be a 3D [Z, Y, X] stack; got shape {shape} ({what})"
     )
 
 

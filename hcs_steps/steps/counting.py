@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from hcs_steps import memory as mem
 from hcs_steps.steps.blobs import detect_blobs_torch, paint_blobs
 from hcs_steps.steps.measure import measure_numpy, measure_torch
-from hcs_steps.steps.params import check_choice, check_number, check_order, require_stack
+from hcs_steps.steps.params import check_choice, check_number, check_order
 from hcs_steps.steps.segmentation import METHODS as SEGMENTATION_METHODS
 from hcs_steps.steps.segmentation import (
     check_segmentation_parameters,
@@ -125,7 +125,6 @@ def _labels_torch(stack, detection_method, segment, blob):
 
 def _count(stack, params, label_stack, measure):
     """Check, label with ``label_stack``, measure with ``measure``: every implementation."""
-    require_stack(STEP, stack)
     check_counting_parameters(params)
     segment = {name: params[name] for name in SEGMENTATION_PARAMETERS}
     blob = {name: params[name] for name in BLOB_PARAMETERS}

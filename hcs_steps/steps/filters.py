@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from hcs_steps import memory as mem
 from hcs_steps.steps.morphology import disk_half_widths
-from hcs_steps.steps.params import check_number, require_stack
+from hcs_steps.steps.params import check_number
 
 
 def check_gaussian_parameters(params: Mapping[str, object]) -> None:
@@ -114,7 +114,6 @@ def gaussian_numpy(stack, *, sigma=1.0):
     >>> out.dtype, round(float(out.sum()), 3), round(float(out[0, 5, 5]), 2)
     (dtype('float32'), 100.0, 15.92)
     """
-    require_stack("gaussian", stack)
     check_gaussian_parameters({"sigma": sigma})
     import numpy as np
     from scipy import ndimage
@@ -136,7 +135,6 @@ def gaussian_pyclesperanto(stack, *, sigma=1.0):
     >>> gaussian_pyclesperanto(np.ones((2, 4, 4), np.uint16), sigma=2).dtype.name
     'float32'
     """
-    require_stack("gaussian", stack)
     check_gaussian_parameters({"sigma": sigma})
     import pyclesperanto as cle
 
@@ -155,7 +153,6 @@ def gaussian_torch(stack, *, sigma=1.0):
     >>> gaussian_torch(np.ones((2, 4, 4), np.uint16), sigma=2).dtype
     torch.float32
     """
-    require_stack("gaussian", stack)
     check_gaussian_parameters({"sigma": sigma})
     return smooth_planes_torch(stack, sigma)
 
@@ -185,7 +182,6 @@ def gaussian_tensorflow(stack, *, sigma=1.0):
     >>> gaussian_tensorflow(np.ones((2, 4, 4), np.uint16), sigma=2).dtype.name
     'float32'
     """
-    require_stack("gaussian", stack)
     check_gaussian_parameters({"sigma": sigma})
     import tensorflow as tf
 
@@ -211,7 +207,6 @@ def gaussian_jax(stack, *, sigma=1.0):
     >>> gaussian_jax(np.ones((2, 4, 4), np.uint16), sigma=2).dtype.name
     'float32'
     """
-    require_stack("gaussian", stack)
     check_gaussian_parameters({"sigma": sigma})
     import jax
     import jax.numpy as jnp
@@ -248,7 +243,6 @@ def median_numpy(stack, *, radius=1):
     >>> median_numpy(stack, radius=1)[0, 2, 2]
     np.uint16(7)
     """
-    require_stack("median", stack)
     check_median_parameters({"radius": radius})
     from scipy import ndimage
     from skimage.morphology import disk
@@ -266,7 +260,6 @@ def median_pyclesperanto(stack, *, radius=1):
     >>> median_pyclesperanto(np.ones((2, 4, 4), np.uint16), radius=2).dtype.name
     'uint16'
     """
-    require_stack("median", stack)
     check_median_parameters({"radius": radius})
     import pyclesperanto as cle
 
@@ -285,7 +278,6 @@ def median_torch(stack, *, radius=1):
     >>> median_torch(np.ones((2, 4, 4), np.uint16), radius=2).dtype
     torch.uint16
     """
-    require_stack("median", stack)
     check_median_parameters({"radius": radius})
     import torch
     import torch.nn.functional as functional
@@ -314,7 +306,6 @@ def median_tensorflow(stack, *, radius=1):
     >>> median_tensorflow(np.ones((2, 4, 4), np.uint16), radius=2).dtype.name
     'uint16'
     """
-    require_stack("median", stack)
     check_median_parameters({"radius": radius})
     import tensorflow as tf
 
@@ -342,7 +333,6 @@ def median_jax(stack, *, radius=1):
     >>> median_jax(np.ones((2, 4, 4), np.uint16), radius=2).dtype.name
     'uint16'
     """
-    require_stack("median", stack)
     check_median_parameters({"radius": radius})
     import jax.numpy as jnp
 

@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping
 
 from hcs_steps import memory as mem
-from hcs_steps.steps.params import check_number, require_stack
+from hcs_steps.steps.params import check_number
 
 STEP = "tophat"
 
@@ -64,7 +64,6 @@ def disk_half_widths(radius: int) -> list[tuple[int, int]]:
 
 
 def _checked(stack, selem_radius, downsample_factor) -> int:
-    require_stack(STEP, stack)
     check_tophat_parameters({"selem_radius": selem_radius, "downsample_factor": downsample_factor})
     return small_radius(selem_radius, downsample_factor)
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 
 from hcs_steps import memory as mem
-from hcs_steps.steps.params import check_number, check_order, require_stack
+from hcs_steps.steps.params import check_number, check_order
 
 STEP = "stack_percentile_normalize"
 UINT16_MAX = 65535
@@ -47,7 +47,6 @@ def check_normalize_parameters(params: Mapping[str, object]) -> None:
 
 
 def _checked(stack, low_percentile, high_percentile, target_min, target_max) -> None:
-    require_stack(STEP, stack)
     check_normalize_parameters(
         {
             "low_percentile": low_percentile,

@@ -91,20 +91,3 @@ def check_order(step: str, low_name: str, low: float, high_name: str, high: floa
     """
     if not low < high:
         raise parameter_error(step, low_name, low, f"below {high_name} ({high!r})")
-
-
-def require_stack(step: str, stack: object) -> None:
-    """Require a ``[Z, Y, X]`` array: three dimensions, none of them empty.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> require_stack("gaussian", np.zeros((1, 4, 4)))
-    >>> require_stack("gaussian", np.zeros((4, 4)))
-    Traceback (most recent call last):
-    ...
-    ValueError: step 'gaussian' needs a [Z, Y, X] stack, got shape (4, 4)
-    """
-    shape = tuple(int(n) for n in stack.shape)
-    if len(shape) != 3 or 0 in shape:
-        raise ValueError(f"step {step!r} needs a [Z, Y, X] stack, got shape {shape}")

@@ -8,7 +8,6 @@ rounds; the others accumulate in ``float32``), within a relative ``1e-5`` of num
 from __future__ import annotations
 
 from hcs_steps import memory as mem
-from hcs_steps.steps.params import require_stack
 
 
 @mem.numpy
@@ -32,7 +31,6 @@ def max_projection_numpy(stack):
     >>> max_projection_numpy(stack)
     array([[[4, 5]]], dtype=uint16)
     """
-    require_stack("max_projection", stack)
     return stack.max(axis=0, keepdims=True)
 
 
@@ -45,7 +43,6 @@ def max_projection_cupy(stack):
     >>> max_projection_cupy.input_memory_type.value
     'cupy'
     """
-    require_stack("max_projection", stack)
     return stack.max(axis=0, keepdims=True)
 
 
@@ -59,7 +56,6 @@ def max_projection_torch(stack):
     >>> max_projection_torch(np.array([[[1, 5]], [[4, 2]]], dtype=np.float32))
     tensor([[[4., 5.]]])
     """
-    require_stack("max_projection", stack)
     import torch
 
     # torch has no max reduction for uint16 on CPU; amax is exact after widening to int32.
@@ -78,7 +74,6 @@ def max_projection_tensorflow(stack):
     >>> max_projection_tensorflow(np.ones((3, 2, 2), np.float32)).shape
     TensorShape([1, 2, 2])
     """
-    require_stack("max_projection", stack)
     import tensorflow as tf
 
     return tf.reduce_max(stack, axis=0, keepdims=True)
@@ -94,7 +89,6 @@ def max_projection_jax(stack):
     >>> max_projection_jax(np.ones((3, 2, 2), np.float32)).shape
     (1, 2, 2)
     """
-    require_stack("max_projection", stack)
     return stack.max(axis=0, keepdims=True)
 
 
@@ -108,7 +102,6 @@ def max_projection_pyclesperanto(stack):
     >>> max_projection_pyclesperanto(np.ones((3, 2, 2), np.float32)).shape
     (1, 2, 2)
     """
-    require_stack("max_projection", stack)
     import pyclesperanto as cle
 
     return cle.maximum_z_projection(stack, keep_dims=True)
@@ -134,7 +127,6 @@ def mean_projection_numpy(stack):
     >>> mean_projection_numpy(np.array([[[1, 5]], [[4, 2]]], dtype=np.uint16))
     array([[[2.5, 3.5]]], dtype=float32)
     """
-    require_stack("mean_projection", stack)
     import numpy as np
 
     return stack.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
@@ -149,7 +141,6 @@ def mean_projection_cupy(stack):
     >>> mean_projection_cupy.output_memory_type.value
     'cupy'
     """
-    require_stack("mean_projection", stack)
     import cupy as cp
 
     return stack.mean(axis=0, keepdims=True, dtype=cp.float32)
@@ -165,7 +156,6 @@ def mean_projection_torch(stack):
     >>> mean_projection_torch(np.array([[[1, 5]], [[4, 2]]], dtype=np.uint16))
     tensor([[[2.5000, 3.5000]]])
     """
-    require_stack("mean_projection", stack)
     import torch
 
     return stack.to(torch.float32).mean(dim=0, keepdim=True)
@@ -181,7 +171,6 @@ def mean_projection_tensorflow(stack):
     >>> mean_projection_tensorflow(np.ones((3, 2, 2), np.uint16)).dtype.name
     'float32'
     """
-    require_stack("mean_projection", stack)
     import tensorflow as tf
 
     return tf.reduce_mean(tf.cast(stack, tf.float32), axis=0, keepdims=True)
@@ -197,7 +186,6 @@ def mean_projection_jax(stack):
     >>> mean_projection_jax(np.ones((3, 2, 2), np.uint16)).dtype.name
     'float32'
     """
-    require_stack("mean_projection", stack)
     import jax.numpy as jnp
 
     return stack.astype(jnp.float32).mean(axis=0, keepdims=True)
@@ -213,7 +201,6 @@ def mean_projection_pyclesperanto(stack):
     >>> mean_projection_pyclesperanto(np.ones((3, 2, 2), np.uint16)).dtype.name
     'float32'
     """
-    require_stack("mean_projection", stack)
     import pyclesperanto as cle
 
     return cle.mean_z_projection(stack, keep_dims=True)

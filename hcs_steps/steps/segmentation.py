@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from hcs_steps import memory as mem
 from hcs_steps.steps.filters import smooth_planes_torch
 from hcs_steps.steps.measure import measure_numpy, measure_torch
-from hcs_steps.steps.params import check_choice, check_number, require_stack
+from hcs_steps.steps.params import check_choice, check_number
 
 STEP = "segment_nuclei"
 METHODS = ("threshold", "watershed")
@@ -101,7 +101,6 @@ def segment_numpy(stack, method, smoothing_sigma, min_distance, min_area):
 
 
 def _checked(stack, method, smoothing_sigma, min_distance, min_area) -> dict:
-    require_stack(STEP, stack)
     params = {
         "method": method,
         "smoothing_sigma": smoothing_sigma,

@@ -85,6 +85,16 @@ def test_inputs_that_are_not_3d_are_rejected_with_name_and_shape(
         decorated(flat)
 
 
+@pytest.mark.parametrize("shape", [(0, 6, 5), (2, 0, 5), (2, 6, 0)])
+def test_empty_stacks_are_rejected_before_any_conversion(target_memory_type, shape):
+    decorated = DECORATORS[target_memory_type](double)
+    expected = rf"double: the input must be a 3D \[Z, Y, X\] stack; got shape \{shape}".replace(
+        ")", r"\)"
+    )
+    with pytest.raises(ValueError, match=expected + r" \(an empty axis\)"):
+        decorated(np.zeros(shape, np.float32))
+
+
 def test_outputs_that_are_not_3d_are_rejected(memory_type):
     @DECORATORS[memory_type]
     def first_plane(stack):

@@ -105,7 +105,7 @@ ALL_STEPS = [step.name for step in steps.list_steps()]
 @pytest.mark.parametrize(
     ("step", "memory_type"), step_type_pairs(ALL_STEPS), indirect=["memory_type"]
 )
-@pytest.mark.parametrize("shape", [(8, 8), (1, 2, 8, 8)])
+@pytest.mark.parametrize("shape", [(8, 8), (1, 2, 8, 8), (0, 8, 8)])
 def test_non_3d_input_is_refused(step, memory_type, shape):
     function = steps.get_step(step).implementations[memory_type]
     with pytest.raises(ValueError, match=r"\[Z, Y, X\]"):
