@@ -5,7 +5,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo config is the default. A --configfile replaces it rather than being merged into
+# it (Snakemake's merge would run the demo plate beside the user's), so that what runs is
+# what `hcs-steps plan <configfile>` shows. Cluster jobs get the same --configfiles back.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

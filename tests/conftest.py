@@ -33,7 +33,13 @@ class _PyclesperantoBeforeTensorflow:
         if name == "tensorflow" and not self.done:
             self.done = True
             if "pyclesperanto" not in sys.modules and importlib.util.find_spec("pyclesperanto"):
-                importlib.import_module("pyclesperanto")
+                from hcs_steps.memory.adapters import adapter_for
+
+                # Through the adapter, which points OpenCL at pip's pocl when needed.
+                try:
+                    adapter_for("pyclesperanto").lib()
+                except ImportError:  # no OpenCL device; the pyclesperanto tests say so
+                    pass
         return None
 
 

