@@ -30,8 +30,13 @@ def write_htd(
     wells: list[str],
     z_steps: int = 1,
     timepoints: int = 1,
+    waves_line: str | None = "TRUE",
 ) -> None:
-    """A MetaXpress ``.HTD`` plate file (96-well, sites in an ``x_sites`` wide grid)."""
+    """A MetaXpress ``.HTD`` plate file (96-well, sites in an ``x_sites`` wide grid).
+
+    ``waves_line`` is the value of its ``"Waves"`` line; None leaves the line (and
+    ``NWavelengths``) out, as some exports do, keeping the wave names.
+    """
     rows = "ABCDEFGH"
     lines = [
         '"HTSInfoFile", Version 1.0',
@@ -51,7 +56,8 @@ def write_htd(
     for y in range(y_sites):
         flags = ", ".join("TRUE" if y * x_sites + x < sites else "FALSE" for x in range(x_sites))
         lines.append(f'"SiteSelection{y + 1}", {flags}')
-    lines += ['"Waves", TRUE', f'"NWavelengths", {len(waves)}']
+    if waves_line is not None:
+        lines += [f'"Waves", {waves_line}', f'"NWavelengths", {len(waves)}']
     for n, name in enumerate(waves, start=1):
         lines += [f'"WaveName{n}", "{name}"', f'"WaveCollect{n}", 1']
     lines += ['"UniquePlateIdentifier", "4F0A7B0E-0C87-4D0B-9E55-1B7F0E3E1E11"', '"EndFile"']

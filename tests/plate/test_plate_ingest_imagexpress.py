@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -147,3 +148,47 @@ def test_mixed_plates_and_empty_folders_are_refused(tmp_path):
         open_source(root, "imagexpress")
     with pytest.raises(PlateDataError, match="does not exist"):
         open_source(tmp_path / "nowhere", "imagexpress")
+
+
+@pytest.mark.parametrize("without_sites_line", [False, True])
+def test_htd_without_waves_line_takes_wavelengths_from_the_files(tmp_path, without_sites_line):
+    root = imagexpress_folder(tmp_path / "MX", "P8", ["C11"], [1, 2], [1, 2, 3])
+    names = ["DAPI", "FITC", "TexasRed"]
+    write_htd(root / "P8.HTD", sites=2, x_sites=2, waves=names, wells=["C11"], waves_line=None)
+    if without_sites_line:
+        text = (root / "P8.HTD").read_text()
+        (root / "P8.HTD").write_text(
+            re.sub(r'"(Sites|XSites|YSites|SiteSelection\d)".*\n', "", text)
+        )
+    source = open_source(root, "imagexpress")
+    assert (source.channel_names, source.field_count) == (names, 2)
+    np.testing.assert_array_equal(source.read_well("C11"), expected("C11", [1, 2], [1, 2, 3], [1]))
+
+
+def test_htd_that_the_file_names_contradict_says_how(tmp_path):
+    root = imagexpress_folder(tmp_path / "MX", "P9", ["C11"], [1, 2], [1, 2, 3])
+    htd = root / "P9.HTD"
+    write_htd(htd, sites=2, x_sites=2, waves=["DAPI"], wells=["C11"], waves_line="FALSE")
+    with pytest.raises(
+        PlateDataError,
+        match=r"P9.HTD: the HTD lists wavelength\(s\) w1, but files have w2, w3 too "
+        r"\(e.g. P9_C11_s1_w2",
+    ) as error:
+        open_source(root, "imagexpress")
+    assert '"Waves", TRUE' in str(error.value)
+    write_htd(htd, sites=1, x_sites=1, waves=["DAPI", "FITC", "Cy5"], wells=["C11"])
+    with pytest.raises(PlateDataError, match=r"selects sites s1, but files have site\(s\) s2 too"):
+        open_source(root, "imagexpress")
+    write_htd(htd, sites=2, x_sites=2, waves=["DAPI", "FITC", "Cy5", "Cy7"], wells=["C11"])
+    with pytest.raises(PlateDataError, match=r"wavelength\(s\) w4 \(Cy7\), but no file name"):
+        open_source(root, "imagexpress")
+    assert open_source(root, "imagexpress", missing="zeros").channel_names[-1] == "Cy7"
+
+
+def test_htd_saying_no_sites_while_files_have_sites(tmp_path):
+    root = imagexpress_folder(tmp_path / "MX", "P10", ["B02"], [1, 2], [1])
+    htd = root / "P10.HTD"
+    write_htd(htd, sites=1, x_sites=1, waves=["DAPI"], wells=["B02"])
+    htd.write_text(htd.read_text().replace('"Sites", TRUE', '"Sites", FALSE'))
+    with pytest.raises(PlateDataError, match=r'says "Sites", FALSE .* files have sites s1, s2'):
+        open_source(root, "imagexpress")

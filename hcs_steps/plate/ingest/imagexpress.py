@@ -55,32 +55,45 @@ def read_htd(path: Path) -> dict:
 
 
 def _htd_layout(htd: dict) -> dict:
-    """Sites, channels (number -> name), selected wells and Z steps from an HTD."""
+    """Sites, channels (number -> name), selected wells and Z steps that an HTD states.
+
+    Only what the HTD says is returned: a file without a ``"Sites"`` or ``"Waves"`` line
+    (some exports and hand-written HTDs omit them) leaves sites or channels to the file
+    names, instead of being read as "one site" or "one wavelength".
+    """
 
     def flag(key):
-        return htd.get(key, ["FALSE"])[0].upper() == "TRUE"
+        return htd[key][0].upper() == "TRUE"
 
     def number(key, default):
         return int(htd[key][0]) if key in htd else default
 
     layout = {}
-    if flag("Sites"):
-        selection = [
-            v.upper() == "TRUE"
-            for k, vs in htd.items()
-            if re.fullmatch(r"SiteSelection\d+", k)
-            for v in vs
-        ]
-        count = sum(selection) if selection else number("XSites", 1) * number("YSites", 1)
-        layout["sites"] = list(range(1, count + 1))
-    else:
-        layout["sites"] = [None]
-    waves = number("NWavelengths", 1) if flag("Waves") else 1
-    layout["channels"] = {
-        n: htd.get(f"WaveName{n}", [f"w{n}"])[0] or f"w{n}"
-        for n in range(1, waves + 1)
-        if htd.get(f"WaveCollect{n}", ["1"])[0] != "0"
+    if "Sites" in htd:
+        if flag("Sites"):
+            selection = [
+                v.upper() == "TRUE"
+                for k, vs in htd.items()
+                if re.fullmatch(r"SiteSelection\d+", k)
+                for v in vs
+            ]
+            count = sum(selection) if selection else number("XSites", 1) * number("YSites", 1)
+            layout["sites"] = list(range(1, count + 1))
+        else:
+            layout["sites"] = [None]
+    # Names of wavelengths, also where the HTD does not say how many it collected.
+    layout["wave_names"] = {
+        int(match[1]): values[0]
+        for key, values in htd.items()
+        if (match := re.fullmatch(r"WaveName(\d+)", key)) and values and values[0]
     }
+    if "Waves" in htd or "NWavelengths" in htd:
+        waves = number("NWavelengths", 1) if htd.get("Waves", ["TRUE"])[0].upper() == "TRUE" else 1
+        layout["channels"] = {
+            n: layout["wave_names"].get(n, f"w{n}")
+            for n in range(1, waves + 1)
+            if htd.get(f"WaveCollect{n}", ["1"])[0] != "0"
+        }
     wells = []
     for key, values in htd.items():
         match = re.fullmatch(r"WellsSelection(\d+)", key)
@@ -91,9 +104,62 @@ def _htd_layout(htd: dict) -> dict:
                 if value.upper() == "TRUE"
             ]
     layout["wells"] = wells
-    if flag("ZSeries"):
+    if "ZSeries" in htd and flag("ZSeries"):
         layout["planes"] = list(range(1, number("ZSteps", 1) + 1))
     return layout
+
+
+def _check_htd_against_files(htd_path: Path, htd: dict, files: dict, missing: str) -> None:
+    """Refuse an HTD whose sites or wavelengths the file names contradict, saying how.
+
+    A wavelength that the HTD lists and no file has is refused too, unless missing images
+    are allowed (``missing="zeros"``: an acquisition stopped early, say).
+    """
+    example = {}
+    for key, path in files.items():
+        example.setdefault(("site", key[1]), path.name)
+        example.setdefault(("channel", key[2]), path.name)
+    if "sites" in htd:
+        stated, found = set(htd["sites"]), {k[1] for k in files}
+        if stated == {None} and found != {None}:
+            sites = sorted(s for s in found if s is not None)
+            raise PlateDataError(
+                f'{htd_path}: the HTD says "Sites", FALSE (one site per well, no _s in the '
+                f"file names), but the files have sites {_span('s', sites)} (e.g. "
+                f"{example[('site', sites[0])]}); fix the HTD's Sites line or remove the HTD"
+            )
+        if None in found and stated != {None}:
+            raise PlateDataError(
+                f"{htd_path}: the HTD says {len(stated)} site(s) per well, but files have no "
+                f"_s<site> in their names (e.g. {example[('site', None)]}); fix the HTD's "
+                "Sites line or remove the HTD"
+            )
+        extra = sorted(s for s in found - stated if s is not None)
+        if extra:
+            raise PlateDataError(
+                f"{htd_path}: the HTD selects sites {_span('s', sorted(stated))}, but files "
+                f"have site(s) {_span('s', extra)} too (e.g. {example[('site', extra[0])]})"
+            )
+    if "channels" in htd:
+        stated, found = set(htd["channels"]), {k[2] for k in files}
+        extra = sorted(found - stated)
+        if extra:
+            raise PlateDataError(
+                f"{htd_path}: the HTD lists wavelength(s) {_span('w', sorted(stated))}, but "
+                f"files have {_span('w', extra)} too (e.g. {example[('channel', extra[0])]}); "
+                'a missing "Waves", TRUE or a wrong "NWavelengths" line in the HTD does that'
+            )
+        absent = sorted(stated - found)
+        if absent and missing == "error":
+            names = ", ".join(f"w{n} ({htd['channels'][n]})" for n in absent)
+            raise PlateDataError(
+                f"{htd_path}: the HTD lists wavelength(s) {names}, but no file name has them "
+                f"(files have {_span('w', sorted(found))})"
+            )
+
+
+def _span(prefix: str, numbers: list[int]) -> str:
+    return ", ".join(f"{prefix}{n}" for n in numbers)
 
 
 def imagexpress_source(root: Path, *, missing: str = "error", timepoint: int | None = None):
@@ -128,6 +194,8 @@ def imagexpress_source(root: Path, *, missing: str = "error", timepoint: int | N
                 f"{key[1]}, channel {key[2]}, plane {key[3]}"
             )
         files[key] = path
+    if htd_files:
+        _check_htd_against_files(htd_files[0], htd, files, missing)
     channels = list(htd["channels"]) if "channels" in htd else ordered(k[2] for k in files)
     index = PlaneIndex(
         root=root,
@@ -136,9 +204,7 @@ def imagexpress_source(root: Path, *, missing: str = "error", timepoint: int | N
         fields=htd.get("sites") or ordered(k[1] for k in files if k[1] is not None) or [None],
         channels=channels,
         planes=htd.get("planes") or ordered(k[3] for k in files),
-        channel_names=[htd["channels"][c] for c in channels]
-        if "channels" in htd
-        else [f"w{c}" for c in channels],
+        channel_names=[htd.get("wave_names", {}).get(c, f"w{c}") for c in channels],
         expected_wells=htd.get("wells", []),
     )
     return tiff_source(index, format="imagexpress", missing=missing)
