@@ -25,12 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-# pyclesperanto before tensorflow: the other order segfaults (tensorflow#119254).
-import pyclesperanto  # noqa: F401
-
 import hcs_steps.memory as memory
 from hcs_steps.buffers import aligned_empty
 from hcs_steps.memory import convert, detect_memory_type
+from hcs_steps.memory.adapters import adapter_for
+
+# pyclesperanto before tensorflow (the other order segfaults, tensorflow#119254), through
+# its adapter, which gives it pip's CPU OpenCL device where the machine has no driver.
+adapter_for("pyclesperanto").lib()
 
 HOST_TYPES = ("numpy", "torch", "jax", "tensorflow", "pyclesperanto")
 ZERO_COPY_TARGET = {"numpy", "torch", "jax", "tensorflow"}

@@ -17,6 +17,9 @@ _HOST_DLPACK = frozenset({MemoryType.TORCH, MemoryType.JAX, MemoryType.TENSORFLO
 # pyclesperanto reports an OpenCL device that torch segfaults on.
 _NO_DLPACK = frozenset({MemoryType.PYCLESPERANTO})
 
+# The routes whose result may share the source's buffer.
+_SHARING_METHODS = frozenset({"dlpack", "host dlpack"})
+
 # What a failed zero-copy attempt raises: BufferError is the DLPack protocol's refusal;
 # the libraries also use TypeError/ValueError (unsupported strides, dtype or device) and
 # RuntimeError (torch: tensors that require grad; jax: device mismatch).
@@ -66,9 +69,13 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
     Host arrays are shared, not copied, between numpy, torch, jax and tensorflow when
     they are C-contiguous and 64-byte aligned (see :mod:`hcs_steps.buffers`): do not
     write to a buffer after handing it to jax or tensorflow, which assume it never
-    changes. Read-only, negative-stride and unaligned inputs are copied where the target
-    could not share them safely. pyclesperanto always copies (push/pull). A numpy array
-    in non-native byte order arrives as the same values in native order.
+    changes. The other way round nothing can write to a jax or tensorflow array: numpy
+    gets a read-only view, and torch and cupy, which have no read-only arrays, get a copy.
+    torch's lazily negated or conjugated views are resolved first (DLPack cannot carry
+    those bits). Read-only, negative-stride and unaligned inputs are copied where the
+    target could not share them safely. pyclesperanto always copies (push/pull). A numpy
+    array in non-native byte order arrives as the same values in native order; bfloat16
+    and float8 travel as ml_dtypes' numpy types between numpy, torch, jax and tensorflow.
 
     Examples
     --------
@@ -101,6 +108,8 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
         data = data.astype(dtype.newbyteorder("="))
         dtype = data.dtype
     dst.check_dtype(dtype, source)
+    dst.check_shape(tuple(int(n) for n in data.shape), source)
+    data = src.exportable(data)
 
     src_gpu, dst_gpu = src.on_gpu(src_device), dst.on_gpu(dst_device)
     dlpack_ok = source not in _NO_DLPACK and target not in _NO_DLPACK
@@ -136,9 +145,17 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
         method = "host"
         result = dst.from_numpy(src.to_numpy(data), dst_device)
 
-    if dst.dtype_of(result) != dtype:
+    if src.immutable and not dst.immutable and method in _SHARING_METHODS:
+        # A writable view of a jax or tensorflow buffer would let user code change an
+        # array (and whatever jax or tensorflow computed from it) that promises never to.
+        result = dst.copy(result)
+    try:
+        arrived = dst.dtype_of(result)
+    except TypeError as exc:
+        raise MemoryConversionError(source, target, method, str(exc)) from exc
+    if arrived != dtype:
         raise MemoryConversionError(
-            source, target, method, f"dtype changed from {dtype} to {dst.dtype_of(result)}"
+            source, target, method, f"dtype changed from {dtype} to {arrived}"
         )
     return result
 

@@ -13,10 +13,10 @@ from .adapters import adapter_for
 from .adapters.base import is_cuda
 from .convert import convert
 from .device import _local, resolve_device
-from .errors import NoCudaDeviceError
+from .errors import MemoryConversionError, NoCudaDeviceError
 from .oom import is_oom, recover_from_oom
 from .streams import needs_stream, thread_stream
-from .types import MemoryType, accepted_types, as_memory_type, detect_memory_type
+from .types import MemoryType, as_memory_type, detect_memory_type, unsupported_array_message
 
 _NUMPY = MemoryType.NUMPY
 _UNKNOWN = MemoryType.UNKNOWN
@@ -47,7 +47,8 @@ def memory_types(
     -----
     The function receives a view of the caller's buffer wherever the two libraries can
     share memory (numpy, torch, jax and tensorflow on the host), so it must not modify its
-    input in place; views of jax and tensorflow buffers are read-only for that reason.
+    input in place; a jax or tensorflow array reaches it read-only (numpy) or as a copy
+    (torch, cupy), never as a writable view.
 
     Examples
     --------
@@ -147,22 +148,19 @@ def _wrap(func, in_type, out_type, oom_recovery, requires_gpu, slice_by_slice):
 
     def call(stack, source, in_device, out_device, args, kwargs):
         if source is not in_type or in_adapter.device_of(stack) != in_device:
-            stack = convert(stack, in_type, device=in_device)
+            stack = _convert_input(name, stack, in_type, in_device)
         return _checked(name, run(stack, args, kwargs), out_type, out_adapter, out_device)
 
     @functools.wraps(func)
     def wrapper(stack, *args, **kwargs):
         source = detect_memory_type(stack)
         if source is _UNKNOWN:
-            raise TypeError(
-                f"{name}: expected a [Z, Y, X] stack of {accepted_types()}; "
-                f"got {type(stack).__module__}.{type(stack).__qualname__}"
-            )
+            raise TypeError(f"{name}: {unsupported_array_message(stack, 'a [Z, Y, X] stack')}")
         if len(stack.shape) != 3 or 0 in stack.shape:
             raise _not_3d(name, "input", stack)
         if host_only:
             if source is not _NUMPY:
-                stack = convert(stack, _NUMPY)
+                stack = _convert_input(name, stack, _NUMPY, None)
             return _checked(name, run(stack, args, kwargs), out_type, out_adapter, None)
 
         job_device = resolve_device()
@@ -205,7 +203,7 @@ def _checked(name, result, out_type, out_adapter, out_device):
     if found is not out_type:
         got = found.value if found is not _UNKNOWN else type(stack).__qualname__
         raise TypeError(f"{name} is declared to return {out_type.value} but returned {got}")
-    if len(stack.shape) != 3:
+    if len(stack.shape) != 3 or 0 in stack.shape:
         raise _not_3d(name, "output", stack)
     if out_device is not None:
         actual = out_adapter.device_of(stack)
@@ -214,6 +212,20 @@ def _checked(name, result, out_type, out_adapter, out_device):
                 f"{name} returned data on {actual!r}, but its job runs on {out_device!r}"
             )
     return result
+
+
+def _convert_input(name, stack, to, device):
+    try:
+        return convert(stack, to, device=device)
+    except MemoryConversionError as exc:
+        # The router knows libraries, not callers: name the function and what it was given.
+        shape = tuple(int(n) for n in stack.shape)
+        raise MemoryConversionError(
+            exc.source_type,
+            exc.target_type,
+            exc.method,
+            f"{exc.reason} (the input of {name}: shape {shape}, dtype {stack.dtype})",
+        ) from exc
 
 
 def _not_3d(name, role, stack) -> ValueError:

@@ -54,6 +54,14 @@ _ARRAY_CLASS = {
     MemoryType.PYCLESPERANTO: ("pyclesperanto", "Array"),
 }
 
+# Placeholders that jax.jit and tf.function trace with: they stand for arrays that do not
+# exist yet (no buffer, no device), so nothing can be converted or placed. Matched by the
+# base class each library gives them, as (module, class name).
+_TRACED_PLACEHOLDERS = {
+    ("jax._src.core", "Tracer"): "jax.jit",
+    ("tensorflow.python.framework.ops", "SymbolicTensor"): "tf.function",
+}
+
 _cache: dict[type, MemoryType] = {}
 
 
@@ -82,6 +90,8 @@ def detect_memory_type(data) -> MemoryType:
 
 
 def _detect_class(cls: type) -> MemoryType:
+    if traced_by(cls) is not None:
+        return MemoryType.UNKNOWN
     for klass in cls.__mro__:
         memory_type = _MODULE_TO_TYPE.get(klass.__module__.partition(".")[0])
         if memory_type is None:
@@ -91,6 +101,26 @@ def _detect_class(cls: type) -> MemoryType:
         if array_class is not None and issubclass(cls, array_class):
             return memory_type
     return MemoryType.UNKNOWN
+
+
+def traced_by(cls: type) -> str | None:
+    """``"jax.jit"`` or ``"tf.function"`` for the placeholder classes they trace with."""
+    for klass in cls.__mro__:
+        tracer = _TRACED_PLACEHOLDERS.get((klass.__module__, klass.__qualname__))
+        if tracer is not None:
+            return tracer
+    return None
+
+
+def unsupported_array_message(data, wanted: str = "an array") -> str:
+    """Why ``data`` is not an array hcs-steps accepts, saying what it accepts instead."""
+    tracer = traced_by(type(data))
+    if tracer is not None:
+        return (
+            f"got {_type_name(data)}, a symbolic placeholder traced by {tracer}: hcs-steps "
+            f"converts concrete arrays only; call the function outside {tracer}"
+        )
+    return f"expected {wanted} of {accepted_types()}; got {_type_name(data)}"
 
 
 def validate_memory_type(data) -> MemoryType:
@@ -108,7 +138,7 @@ def validate_memory_type(data) -> MemoryType:
     """
     memory_type = detect_memory_type(data)
     if memory_type is MemoryType.UNKNOWN:
-        raise TypeError(f"expected an array of {accepted_types()}; got {_type_name(data)}")
+        raise TypeError(unsupported_array_message(data))
     return memory_type
 
 

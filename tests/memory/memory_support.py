@@ -13,6 +13,8 @@ ZERO_COPY_TYPES = frozenset(
 )
 # Libraries whose arrays can be written in place (the others are immutable or device-only).
 WRITABLE_TYPES = frozenset({MemoryType.NUMPY, MemoryType.TORCH, MemoryType.CUPY})
+# Libraries whose arrays never change: a writable library gets a copy of them, never a view.
+IMMUTABLE_TYPES = frozenset({MemoryType.JAX, MemoryType.TENSORFLOW})
 
 
 def is_writable(x) -> bool:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from memory_support import (
+    IMMUTABLE_TYPES,
     WRITABLE_TYPES,
     ZERO_COPY_TYPES,
     data_pointer,
@@ -69,6 +70,8 @@ def test_aligned_host_arrays_are_shared_and_writes_are_visible(memory_type, targ
         ZERO_COPY_TYPES
     ):
         pytest.skip("no zero-copy claim for this pair")
+    if memory_type in IMMUTABLE_TYPES and target_memory_type in WRITABLE_TYPES - {"numpy"}:
+        pytest.skip("copied on purpose: tested by test_immutable_arrays_never_get_writable_aliases")
     source = convert(sample(), memory_type)
     result = convert(source, target_memory_type)
     assert data_pointer(result) == data_pointer(source)
@@ -77,6 +80,31 @@ def test_aligned_host_arrays_are_shared_and_writes_are_visible(memory_type, targ
         return  # jax <-> tensorflow: both immutable, the shared pointer is the proof
     write_first(writable, 77)
     assert host_copy(other)[0, 0, 0] == 77
+
+
+def test_immutable_arrays_never_get_writable_aliases(memory_type, target_memory_type):
+    """A write through the converted array must not change a jax or tensorflow array."""
+    if memory_type not in IMMUTABLE_TYPES:
+        pytest.skip("the source library's arrays are mutable")
+    source = convert(sample(), memory_type)
+    doubled = source * 2  # computed by the library from the source
+    result = convert(source, target_memory_type)
+    if is_writable(result):
+        write_first(result, 77)
+    elif detect_memory_type(result) is MemoryType.NUMPY:
+        with pytest.raises(ValueError, match="read-only"):
+            write_first(result, 77)
+    np.testing.assert_array_equal(host_copy(source), sample())
+    np.testing.assert_array_equal(host_copy(doubled), sample() * 2)
+
+
+def test_torch_add_in_place_leaves_a_jitted_jax_result_alone():
+    jax = pytest.importorskip("jax")
+    pytest.importorskip("torch")
+
+    result = jax.jit(lambda x: x + 1)(convert(sample(), "jax"))
+    convert(result, "torch").add_(5)
+    np.testing.assert_array_equal(np.asarray(result), sample() + 1)
 
 
 def test_read_only_memory_never_becomes_writable(target_memory_type):
@@ -182,10 +210,98 @@ def test_jax_keeps_64_bit_dtypes_in_x64_mode():
         jax.config.update("jax_enable_x64", False)
 
 
-def test_torch_bfloat16_has_no_numpy_dtype_and_is_refused():
+def native_bfloat16(memory_type, values):
+    """``values`` as a bfloat16 array made by the library itself (not by convert)."""
+    import ml_dtypes
+
+    if memory_type is MemoryType.NUMPY:
+        return values.astype(ml_dtypes.bfloat16)
+    if memory_type is MemoryType.TORCH:
+        import torch
+
+        return torch.from_numpy(values).to(torch.bfloat16)
+    if memory_type is MemoryType.JAX:
+        import jax.numpy as jnp
+
+        return jnp.asarray(values, dtype=jnp.bfloat16)
+    if memory_type is MemoryType.TENSORFLOW:
+        import tensorflow as tf
+
+        return tf.cast(tf.constant(values), tf.bfloat16)
+    pytest.skip(f"{memory_type.value} has no bfloat16")
+
+
+def test_bfloat16_converts_exactly_or_is_refused_with_one_error_type(
+    memory_type, target_memory_type
+):
+    values = sample() - 50.5  # exactly representable in bfloat16, signs included
+    source = native_bfloat16(memory_type, values)
+    if target_memory_type in (MemoryType.PYCLESPERANTO, MemoryType.CUPY):
+        with pytest.raises(MemoryConversionError, match="bfloat16"):
+            convert(source, target_memory_type)
+        return
+    result = convert(source, target_memory_type)
+    assert detect_memory_type(result) is target_memory_type
+    assert "bfloat16" in str(result.dtype)
+    back = convert(result, "numpy")
+    assert back.dtype.name == "bfloat16"
+    np.testing.assert_array_equal(back.astype(np.float32), values)
+
+
+def torch_views():
+    """Every kind of torch view: lazy negation and conjugation bits, strides, broadcasts."""
+    import torch
+
+    base = torch.arange(24.0).reshape(2, 3, 4) - 7
+    complex_base = torch.complex(base, base + 0.5)
+    views = {
+        "negated (lazy neg bit)": base._neg_view(),
+        "imaginary part of a conjugate (neg bit)": complex_base.conj().imag,
+        "real part of a conjugate": complex_base.conj().real,
+        "conjugate (lazy conj bit)": complex_base.conj(),
+        "transposed": base.transpose(1, 2).contiguous().transpose(1, 2),
+        "strided slice": torch.arange(48.0).reshape(2, 3, 8)[:, :, ::2],
+        "broadcast (stride 0)": base[:1].expand(2, 3, 4),
+        "requires grad": base.clone().requires_grad_(True),
+    }
+    assert list(views) == TORCH_VIEW_KINDS
+    return views
+
+
+TORCH_VIEW_KINDS = [
+    "negated (lazy neg bit)",
+    "imaginary part of a conjugate (neg bit)",
+    "real part of a conjugate",
+    "conjugate (lazy conj bit)",
+    "transposed",
+    "strided slice",
+    "broadcast (stride 0)",
+    "requires grad",
+]
+
+
+@pytest.mark.parametrize("view_name", TORCH_VIEW_KINDS)
+def test_every_torch_view_kind_keeps_its_values_in_every_target(target_memory_type, view_name):
+    pytest.importorskip("torch")
+    view = torch_views()[view_name]
+    expected = view.detach().resolve_conj().resolve_neg().numpy().copy()
+    if adapter_for(target_memory_type).unsupported_dtype(expected.dtype):
+        with pytest.raises(MemoryConversionError):
+            convert(view, target_memory_type)
+        return
+    result = convert(view, target_memory_type)
+    np.testing.assert_array_equal(host_copy(result), expected)
+    assert host_copy(result).dtype == expected.dtype
+
+
+def test_torch_sign_survives_the_conversion_to_jax():
+    """The probe's case: DLPack without resolve_neg() gave 0, 1, 2 for -0, -1, -2."""
     torch = pytest.importorskip("torch")
-    with pytest.raises(MemoryConversionError, match="bfloat16"):
-        convert(torch.zeros((1, 2, 2), dtype=torch.bfloat16), "numpy")
+    pytest.importorskip("jax")
+    negated = torch.arange(24.0).reshape(2, 3, 4)._neg_view()
+    assert np.asarray(convert(negated, "jax"))[0, 0, 1] == -1.0
+    z = torch.complex(torch.zeros(1, 1, 1), torch.full((1, 1, 1), 5.0))
+    assert np.asarray(convert(z.conj().imag, "jax"))[0, 0, 0] == -5.0
 
 
 def test_torch_tensors_that_require_grad_convert_on_the_host():

@@ -6,6 +6,7 @@ from memory_support import host_copy, sample
 
 import hcs_steps.memory as memory
 from hcs_steps.memory import (
+    MemoryConversionError,
     MemoryType,
     NoCudaDeviceError,
     convert,
@@ -102,6 +103,63 @@ def test_outputs_that_are_not_3d_are_rejected(memory_type):
 
     with pytest.raises(ValueError, match=r"first_plane: the output must be a 3D .* \(2D\)"):
         first_plane(convert(sample(), memory_type))
+
+
+def test_empty_outputs_are_rejected_like_empty_inputs(memory_type):
+    @DECORATORS[memory_type]
+    def nothing_left(stack):
+        return stack[:0]
+
+    if memory_type is MemoryType.PYCLESPERANTO:
+        pytest.skip("pyclesperanto cannot make an empty array to return")
+    with pytest.raises(ValueError, match=r"nothing_left: the output .* \(an empty axis\)"):
+        nothing_left(convert(sample(), memory_type))
+
+
+def test_empty_arrays_are_refused_by_pyclesperanto_with_a_conversion_error():
+    pytest.importorskip("pyclesperanto")
+    with pytest.raises(MemoryConversionError, match=r"empty array \(shape \(0, 4, 4\)\)"):
+        convert(np.zeros((0, 4, 4), np.float32), "pyclesperanto")
+
+
+def test_conversion_errors_inside_a_call_name_the_function_and_the_input(target_memory_type):
+    if target_memory_type is MemoryType.NUMPY:
+        pytest.skip("numpy holds every dtype")
+    decorated = DECORATORS[target_memory_type](double)
+    refused = np.zeros((2, 3, 4), np.complex128)  # no other library holds it everywhere
+    try:
+        convert(refused, target_memory_type)
+    except MemoryConversionError:
+        pass
+    else:
+        pytest.skip(f"{target_memory_type.value} holds complex128")
+    with pytest.raises(
+        MemoryConversionError, match=r"the input of double: shape \(2, 3, 4\), dtype complex128"
+    ):
+        decorated(refused)
+
+
+def test_tf_function_symbolic_tensors_are_refused_clearly():
+    tf = pytest.importorskip("tensorflow")
+
+    @memory.tensorflow
+    def add_one(stack):
+        return stack + 1
+
+    with pytest.raises(TypeError, match="symbolic placeholder traced by tf.function"):
+        tf.function(add_one)(tf.ones((1, 2, 2)))
+    assert float(tf.reduce_sum(add_one(tf.ones((1, 2, 2))))) == 8.0
+
+
+def test_jax_jit_tracers_are_refused_clearly():
+    jax = pytest.importorskip("jax")
+
+    @memory.jax
+    def add_one(stack):
+        return stack + 1
+
+    with pytest.raises(TypeError, match="symbolic placeholder traced by jax.jit"):
+        jax.jit(add_one)(jax.numpy.ones((1, 2, 2)))
 
 
 @pytest.mark.parametrize("unknown", [[[[1.0]]], "stack", None])

@@ -96,6 +96,31 @@ def test_other_errors_are_not_retried(memory_type):
     assert calls == [1]
 
 
+@pytest.mark.parametrize(
+    "message",
+    ["can't allocate memory for label", "Out of memory in my queue", "RESOURCE_EXHAUSTED"],
+)
+def test_user_errors_that_mention_memory_are_not_taken_for_oom(memory_type, message):
+    """Only a library's out-of-memory classes count; text is read only inside them."""
+    calls = []
+
+    def labels(stack):
+        calls.append(1)
+        raise ValueError(message)
+
+    with pytest.raises(ValueError, match=message):
+        decorate(memory_type, labels)(convert(sample(), memory_type))
+    assert calls == [1]
+    assert not adapter_for(memory_type).is_oom(KeyError("OutOfMemoryError"))
+
+
+def test_torch_cpu_allocator_failures_are_oom():
+    pytest.importorskip("torch")
+    text = "[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't allocate memory"
+    assert adapter_for("torch").is_oom(RuntimeError(text))
+    assert not adapter_for("torch").is_oom(ValueError(text))
+
+
 def test_without_recovery_the_library_error_reaches_the_caller(memory_type):
     error = oom_error(memory_type)
 

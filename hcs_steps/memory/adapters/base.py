@@ -59,7 +59,13 @@ class Adapter:
     cuda_capable = False
     #: How to get CUDA support, for the error that a CUDA device is unusable.
     cuda_install = ""
-    #: Names in the library's exception types/messages that mean "out of memory".
+    #: Arrays never change once made (jax, tensorflow): writable libraries get copies.
+    immutable = False
+    #: The library's out-of-memory exception classes, as (top-level module, class name).
+    oom_types: tuple[tuple[str, str], ...] = ()
+    #: Its general exception classes whose message tells (``oom_markers``) whether they
+    #: mean "out of memory": only these are read, so a user's ValueError never is.
+    oom_message_types: tuple[tuple[str, str], ...] = ()
     oom_markers: tuple[str, ...] = ()
 
     def __init__(self):
@@ -165,6 +171,23 @@ class Adapter:
         if reason is not None:
             raise MemoryConversionError(source, self.memory_type, "dtype", reason)
 
+    def unsupported_shape(self, shape: tuple[int, ...]) -> str | None:
+        """A reason why this library cannot hold an array of ``shape``, or None."""
+        return None
+
+    def check_shape(self, shape: tuple[int, ...], source: MemoryType) -> None:
+        reason = self.unsupported_shape(shape)
+        if reason is not None:
+            raise MemoryConversionError(source, self.memory_type, "shape", reason)
+
+    def exportable(self, x):
+        """``x`` in a form whose buffer holds its values, for another library to share."""
+        return x
+
+    def copy(self, x):
+        """An independent copy of ``x`` in this library, on its device."""
+        raise NotImplementedError
+
     def from_numpy(self, array: np.ndarray, device: str):
         """Wrap or copy a host array onto ``device``; share the buffer where it is safe."""
         raise NotImplementedError
@@ -190,9 +213,17 @@ class Adapter:
         """Give cached device memory back; called after an out-of-memory error."""
 
     def is_oom(self, exc: BaseException) -> bool:
-        """Whether ``exc`` is this library's out-of-memory error (type name or message)."""
+        """Whether ``exc`` is this library's out-of-memory error (or a ``MemoryError``).
+
+        Decided by the exception's class first; the message is read only for the general
+        classes that the library also raises for other failures (``oom_message_types``).
+        """
         if isinstance(exc, MemoryError):
             return True
-        names = " ".join(klass.__name__ for klass in type(exc).__mro__)
-        text = f"{names} {exc}"
-        return any(marker in text for marker in self.oom_markers)
+        classes = {(k.__module__.partition(".")[0], k.__name__) for k in type(exc).__mro__}
+        if classes.intersection(self.oom_types):
+            return True
+        if classes.intersection(self.oom_message_types):
+            text = str(exc)
+            return any(marker in text for marker in self.oom_markers)
+        return False

@@ -14,7 +14,9 @@ class CupyAdapter(Adapter):
     extra = "cupy"
     cuda_capable = True
     cuda_install = "run on a machine with an NVIDIA GPU and a CUDA 12 driver"
-    oom_markers = ("OutOfMemoryError", "cudaErrorMemoryAllocation", "out of memory")
+    # cupy.cuda.memory.OutOfMemoryError is a MemoryError; the runtime's own error is not.
+    oom_message_types = (("cupy_backends", "CUDARuntimeError"),)
+    oom_markers = ("cudaErrorMemoryAllocation",)
 
     def placement(self, device):
         if parse_device(device)[0] != "cuda":
@@ -56,6 +58,14 @@ class CupyAdapter(Adapter):
             return cupy.from_dlpack(x)
         # Older producers only speak the CUDA Array Interface; cupy.asarray shares it.
         return cupy.asarray(x)
+
+    def unsupported_dtype(self, dtype):
+        if dtype.kind == "V":  # ml_dtypes' bfloat16 and float8 types
+            return f"cupy has no dtype {dtype.name}"
+        return None
+
+    def copy(self, x):
+        return x.copy()
 
     def concatenate(self, parts):
         return self.lib().concatenate(parts, axis=0)

@@ -17,8 +17,14 @@ class JaxAdapter(Adapter):
     package = "jax"
     extra = "jax"
     cuda_capable = True
+    immutable = True
     cuda_install = "pip install 'jax[cuda12]' on a machine with an NVIDIA GPU and driver"
-    oom_markers = ("RESOURCE_EXHAUSTED", "Out of memory")
+    oom_message_types = (
+        ("jax", "JaxRuntimeError"),
+        ("jaxlib", "JaxRuntimeError"),
+        ("jaxlib", "XlaRuntimeError"),
+    )
+    oom_markers = ("RESOURCE_EXHAUSTED",)
 
     def _count_cuda_devices(self):
         try:

@@ -13,7 +13,7 @@ class NumpyAdapter(Adapter):
     module = "numpy"
     package = "numpy"
     extra = "all"
-    oom_markers = ("ArrayMemoryError", "Unable to allocate")
+    # numpy's allocation failures are MemoryErrors: nothing more to recognise.
 
     def lib(self):
         return np

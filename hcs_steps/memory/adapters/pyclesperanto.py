@@ -24,6 +24,8 @@ class PyclesperantoAdapter(Adapter):
     module = "pyclesperanto"
     package = "pyclesperanto"
     extra = "cle"
+    # pyclesperanto reports OpenCL failures as RuntimeErrors naming the OpenCL status.
+    oom_message_types = (("builtins", "RuntimeError"),)
     oom_markers = (
         "CL_MEM_OBJECT_ALLOCATION_FAILURE",
         "CL_OUT_OF_RESOURCES",
@@ -78,6 +80,11 @@ class PyclesperantoAdapter(Adapter):
             return None
         accepted = ", ".join(sorted(d.name for d in SUPPORTED_DTYPES))
         return f"pyclesperanto cannot hold {dtype} exactly (it holds {accepted})"
+
+    def unsupported_shape(self, shape):
+        if 0 in shape:
+            return f"pyclesperanto cannot hold an empty array (shape {shape})"
+        return None
 
     def from_numpy(self, array, device):
         return self.lib().push(np.ascontiguousarray(array))

@@ -22,11 +22,12 @@ class TensorflowAdapter(Adapter):
     package = "tensorflow (or tensorflow-cpu)"
     extra = "tensorflow"
     cuda_capable = True
+    immutable = True
     cuda_install = (
         "pip install 'tensorflow[and-cuda]' (tensorflow-cpu has no GPU support) "
         "on a machine with an NVIDIA GPU and driver"
     )
-    oom_markers = ("ResourceExhaustedError", "OOM when allocating")
+    oom_types = (("tensorflow", "ResourceExhaustedError"),)
 
     def _import(self):
         # tensorflow exports its LLVM symbols globally; pyclesperanto's OpenCL (pocl)
