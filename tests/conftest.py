@@ -13,8 +13,11 @@ import sys
 
 import pytest
 
-HOST_TYPES = ("numpy", "torch", "jax", "tensorflow", "pyclesperanto")
-GPU_ONLY_TYPES = ("cupy",)
+from hcs_steps.memory.adapters import adapter_classes
+
+# Derived from the adapters, the one declaration of each library (cupy holds no host arrays).
+HOST_TYPES = tuple(t.value for t, a in adapter_classes().items() if a.host_capable)
+GPU_ONLY_TYPES = tuple(t.value for t, a in adapter_classes().items() if not a.host_capable)
 BACKENDS_ENV = "HCS_STEPS_TEST_BACKENDS"
 
 

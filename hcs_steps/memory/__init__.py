@@ -21,6 +21,7 @@ from .errors import (
 )
 from .pairs import *  # noqa: F403  (the 30 convert_<a>_to_<b> functions)
 from .pairs import __all__ as _pair_names
+from .streams import run_on
 from .types import MemoryType, detect_memory_type, validate_memory_type
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "numpy",
     "pyclesperanto",
     "resolve_device",
+    "run_on",
     "tensorflow",
     "to_device",
     "torch",

@@ -5,17 +5,13 @@ from __future__ import annotations
 from .adapters import adapter_for
 from .adapters.base import is_cuda
 from .errors import MemoryConversionError
-from .types import MemoryType, as_memory_type, validate_memory_type
+from .types import as_memory_type, validate_memory_type
 
-# Libraries whose host (CPU) buffers can be handed to one another through DLPack without
-# a copy. numpy is excluded on purpose: torch.from_dlpack aborts on negative strides and
-# hands out writable views of read-only memory, and TF's DLPack import ignores alignment;
-# numpy data therefore goes through each adapter's from_numpy, which knows those rules.
-_HOST_DLPACK = frozenset({MemoryType.TORCH, MemoryType.JAX, MemoryType.TENSORFLOW})
-
-# Libraries that must never see another library's DLPack capsule or export one:
-# pyclesperanto reports an OpenCL device that torch segfaults on.
-_NO_DLPACK = frozenset({MemoryType.PYCLESPERANTO})
+# Which libraries share host buffers through DLPack is each adapter's ``host_dlpack``.
+# numpy has none on purpose: torch.from_dlpack aborts on negative strides and hands out
+# writable views of read-only memory, and TF's DLPack import ignores alignment; numpy data
+# therefore goes through each adapter's from_numpy, which knows those rules. A library
+# with ``dlpack = False`` (pyclesperanto) never sees or exports a DLPack capsule.
 
 # The routes whose result may share the source's buffer.
 _SHARING_METHODS = frozenset({"dlpack", "host dlpack"})
@@ -112,7 +108,7 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
     data = src.exportable(data)
 
     src_gpu, dst_gpu = src.on_gpu(src_device), dst.on_gpu(dst_device)
-    dlpack_ok = source not in _NO_DLPACK and target not in _NO_DLPACK
+    dlpack_ok = src.dlpack and dst.dlpack
     if src_gpu and dst_gpu:
         method = "dlpack"
         try:
@@ -131,7 +127,7 @@ def convert(data, to, *, device=None, allow_cpu_roundtrip=False):
                 ) from exc
             method = "host round trip"
             result = dst.from_numpy(src.to_numpy(data), dst_device)
-    elif not src_gpu and not dst_gpu and source in _HOST_DLPACK and target in _HOST_DLPACK:
+    elif not src_gpu and not dst_gpu and src.host_dlpack and dst.host_dlpack:
         method = "host dlpack"
         try:
             result = dst.from_dlpack(data)

@@ -20,7 +20,6 @@ from .types import MemoryType, as_memory_type, detect_memory_type, unsupported_a
 
 _NUMPY = MemoryType.NUMPY
 _UNKNOWN = MemoryType.UNKNOWN
-_PYCLESPERANTO = MemoryType.PYCLESPERANTO
 
 
 def memory_types(
@@ -76,7 +75,12 @@ def memory_types(
     return decorate
 
 
-def _library_decorator(library: MemoryType, always_gpu: bool = False):
+def library_decorator(library) -> callable:
+    """The decorator of one library (``@torch``): :func:`memory_types` with that library
+    in and out; a library that cannot hold host arrays (cupy) always requires a GPU."""
+    library = as_memory_type(library)
+    always_gpu = not adapter_for(library).host_capable
+
     def decorator(
         func=None,
         *,
@@ -104,12 +108,12 @@ def _library_decorator(library: MemoryType, always_gpu: bool = False):
     return decorator
 
 
-numpy = _library_decorator(MemoryType.NUMPY)
-cupy = _library_decorator(MemoryType.CUPY, always_gpu=True)
-torch = _library_decorator(MemoryType.TORCH)
-tensorflow = _library_decorator(MemoryType.TENSORFLOW)
-jax = _library_decorator(MemoryType.JAX)
-pyclesperanto = _library_decorator(MemoryType.PYCLESPERANTO)
+numpy = library_decorator("numpy")
+cupy = library_decorator("cupy")
+torch = library_decorator("torch")
+tensorflow = library_decorator("tensorflow")
+jax = library_decorator("jax")
+pyclesperanto = library_decorator("pyclesperanto")
 
 
 def _wrap(func, in_type, out_type, oom_recovery, requires_gpu, slice_by_slice):
@@ -118,7 +122,7 @@ def _wrap(func, in_type, out_type, oom_recovery, requires_gpu, slice_by_slice):
     oom_adapters = tuple({in_adapter.memory_type: in_adapter, out_type: out_adapter}.values())
     body = _per_plane(func, name) if slice_by_slice else func
     host_only = in_type is _NUMPY and out_type is _NUMPY and not requires_gpu
-    stream_type = in_type if in_type in (MemoryType.CUPY, MemoryType.TORCH) else out_type
+    stream_type = in_type if in_adapter.streams else out_type
 
     def run(stack, args, kwargs):
         try:
@@ -141,8 +145,8 @@ def _wrap(func, in_type, out_type, oom_recovery, requires_gpu, slice_by_slice):
             "cpu" if in_type is _NUMPY else in_adapter.placement(job_device),
             "cpu" if out_type is _NUMPY else out_adapter.placement(job_device),
         )
-        # pyclesperanto follows its mutable current device, so it is asked every call.
-        if _PYCLESPERANTO not in (in_type, out_type):
+        # A library whose device is its own mutable state (pyclesperanto) is asked anew.
+        if in_adapter.fixed_placement and out_adapter.fixed_placement:
             static_placements[job_device] = found
         return found
 
@@ -242,8 +246,6 @@ def _per_plane(func, name):
 
     @functools.wraps(func)
     def per_plane(stack, *args, **kwargs):
-        if stack.shape[0] == 0:
-            raise ValueError(f"{name}: cannot apply a per-plane function to an empty stack")
         planes, specials = [], {}
         for z in range(stack.shape[0]):
             result = func(stack[z], *args, **kwargs)

@@ -1,4 +1,4 @@
-"""``convert_<source>_to_<target>`` for every ordered pair of memory types.
+"""``convert_<source>_to_<target>`` for every ordered pair of built-in memory types.
 
 Each is :func:`~hcs_steps.memory.convert.convert` with the source checked first, so
 pipelines can say exactly which hand-over they expect.
@@ -6,8 +6,9 @@ pipelines can say exactly which hand-over they expect.
 
 from __future__ import annotations
 
+from .adapters import BUILT_IN
 from .convert import convert
-from .types import KNOWN_TYPES, validate_memory_type
+from .types import MemoryType, validate_memory_type
 
 
 def _pair_function(source, target):
@@ -32,8 +33,8 @@ PAIR_FUNCTIONS = {
     f.__name__: f
     for f in (
         _pair_function(source, target)
-        for source in KNOWN_TYPES
-        for target in KNOWN_TYPES
+        for source in map(MemoryType, BUILT_IN)
+        for target in map(MemoryType, BUILT_IN)
         if source is not target
     )
 }

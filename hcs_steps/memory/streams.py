@@ -13,15 +13,13 @@ import threading
 
 from .adapters import adapter_for
 from .adapters.base import is_cuda, parse_device
-from .types import MemoryType
-
-STREAMED_TYPES = frozenset({MemoryType.CUPY, MemoryType.TORCH})
+from .types import MemoryType, as_memory_type
 
 _local = threading.local()
 
 
 def needs_stream(memory_type: MemoryType, device: str) -> bool:
-    return memory_type in STREAMED_TYPES and is_cuda(device)
+    return is_cuda(device) and adapter_for(memory_type).streams
 
 
 def thread_stream_of(memory_type: MemoryType, device: str):
@@ -30,13 +28,7 @@ def thread_stream_of(memory_type: MemoryType, device: str):
     key = (memory_type, device)
     stream = streams.get(key)
     if stream is None:
-        lib = adapter_for(memory_type).lib()
-        index = parse_device(device)[1]
-        if memory_type is MemoryType.CUPY:
-            with lib.cuda.Device(index):
-                stream = lib.cuda.Stream(non_blocking=True)
-        else:
-            stream = lib.cuda.Stream(device=index)
+        stream = adapter_for(memory_type).new_stream(parse_device(device)[1])
         streams[key] = stream
     return stream
 
@@ -50,24 +42,55 @@ def thread_stream(memory_type: MemoryType, device: str):
     synchronised when the block ends, also when it raises, so that nothing the block
     queued is still running when its result or its error reaches the caller.
     """
-    lib = adapter_for(memory_type).lib()
-    index = parse_device(device)[1]
     stream = thread_stream_of(memory_type, device)
+    active = _local.__dict__.setdefault("active", set())
+    key = (memory_type, device)
+    if key in active:
+        # Nested inside this thread's scope for the same stream (a decorated call inside
+        # a segment's run_on): the outer scope waits and synchronises, once.
+        yield stream
+        return
+    active.add(key)
     try:
-        if memory_type is MemoryType.CUPY:
-            with lib.cuda.Device(index):
-                stream.wait_event(lib.cuda.get_current_stream().record())
-                with stream:
-                    yield stream
-        else:
-            with lib.cuda.device(index):
-                stream.wait_stream(lib.cuda.current_stream(index))
-                with lib.cuda.stream(stream):
-                    yield stream
+        with adapter_for(memory_type).stream_scope(stream, parse_device(device)[1]):
+            yield stream
     except BaseException:
         # The caller may free or reuse the inputs once it has the error; a failure to
         # synchronise must not hide that error, which is the one worth reporting.
         with contextlib.suppress(Exception):
             stream.synchronize()
         raise
+    finally:
+        active.discard(key)
     stream.synchronize()
+
+
+@contextlib.contextmanager
+def run_on(memory_type, device):
+    """Run a block of calls of ``memory_type`` on ``device``: the one place that sets both.
+
+    Decorated calls inside the block run on ``device`` (as :func:`use_device` would); on a
+    CUDA GPU, a library with streams (cupy, torch) also gets this thread's stream, made
+    current once for the whole block and synchronised once when it ends, instead of around
+    every call. ``device=None`` leaves the device to the usual resolution (pyclesperanto
+    picks its own OpenCL device).
+
+    Examples
+    --------
+    >>> from hcs_steps.memory import resolve_device
+    >>> with run_on("numpy", "cpu"):
+    ...     resolve_device()
+    'cpu'
+    """
+    from .device import use_device
+
+    memory_type = as_memory_type(memory_type)
+    if device is None:
+        yield
+        return
+    with use_device(device) as device:
+        if needs_stream(memory_type, device):
+            with thread_stream(memory_type, device):
+                yield
+        else:
+            yield

@@ -2,57 +2,106 @@
 
 from __future__ import annotations
 
-import enum
 import sys
 
 
-class MemoryType(enum.StrEnum):
-    """The array libraries hcs-steps converts between.
+class _MemoryTypeMeta(type):
+    """Lets ``MemoryType`` be iterated like an Enum, over the libraries declared so far."""
+
+    def __iter__(cls):
+        members = tuple(cls._members.values())
+        return iter(members[1:] + members[:1])  # UNKNOWN, declared first, listed last
+
+    def __len__(cls):
+        return len(cls._members)
+
+    def __getattr__(cls, attribute):
+        # MemoryType.TORCH before the built-in adapters were imported: import them (they
+        # declare their libraries without importing the libraries themselves).
+        if attribute.isupper() and not attribute.startswith("_"):
+            import hcs_steps.memory.adapters  # noqa: F401
+
+            member = cls._members.get(attribute.lower())
+            if member is not None:
+                return member
+        raise AttributeError(f"type object 'MemoryType' has no attribute {attribute!r}")
+
+
+class MemoryType(str, metaclass=_MemoryTypeMeta):
+    """An array library that hcs-steps converts between.
+
+    One member per library, declared by that library's adapter class
+    (:mod:`hcs_steps.memory.adapters`), plus ``UNKNOWN``. Members are unique and compare
+    equal to their names, as a ``StrEnum``'s would.
 
     Examples
     --------
     >>> MemoryType("torch") is MemoryType.TORCH
     True
-    >>> f"{MemoryType.NUMPY}"
-    'numpy'
+    >>> f"{MemoryType.NUMPY}", MemoryType.NUMPY.value
+    ('numpy', 'numpy')
+    >>> MemoryType("nonsense")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'nonsense' is not a valid MemoryType
     """
 
-    NUMPY = "numpy"
-    CUPY = "cupy"
-    TORCH = "torch"
-    TENSORFLOW = "tensorflow"
-    JAX = "jax"
-    PYCLESPERANTO = "pyclesperanto"
-    UNKNOWN = "unknown"
+    _members: dict[str, MemoryType] = {}
+
+    def __new__(cls, value):
+        if isinstance(value, MemoryType):
+            return value
+        try:
+            return cls._members[value]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a valid MemoryType") from None
+
+    @classmethod
+    def declare(cls, name: str, array_modules=(), array_class=None) -> MemoryType:
+        """Add the library ``name``, whose array class is ``array_class`` (module, attribute),
+        defined in one of the top-level modules ``array_modules``; return its member."""
+        if not name.isidentifier() or name != name.lower():
+            raise ValueError(f"a memory type name is a lower-case identifier; got {name!r}")
+        member = cls._members.get(name)
+        if member is None:
+            member = str.__new__(cls, name)
+            cls._members[name] = member
+            type.__setattr__(cls, name.upper(), member)
+        for module in array_modules:
+            _MODULE_TO_TYPE[module] = member
+        if array_class is not None:
+            _ARRAY_CLASS[member] = array_class
+        _cache.clear()  # classes seen before may belong to this library
+        return member
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+    @property
+    def name(self) -> str:
+        return self.upper()
+
+    def __repr__(self):
+        return f"<MemoryType.{self.name}: {self.value!r}>"
+
+    def __reduce__(self):
+        return MemoryType, (str(self),)
 
 
-KNOWN_TYPES = tuple(t for t in MemoryType if t is not MemoryType.UNKNOWN)
+# Top-level module of an array class -> its memory type, and each library's public array
+# class as (module, attribute): a class from the right package that is not an array
+# (torch.Size, tf.Variable) must stay UNKNOWN. Filled by MemoryType.declare.
+_MODULE_TO_TYPE: dict[str, MemoryType] = {}
+_ARRAY_CLASS: dict[MemoryType, tuple[str, str]] = {}
 
-# Top-level module of an array class -> its memory type. The array classes of jax and
-# pyclesperanto live in their compiled helper packages, hence the extra prefixes.
-_MODULE_TO_TYPE = {
-    "numpy": MemoryType.NUMPY,
-    "cupy": MemoryType.CUPY,
-    "torch": MemoryType.TORCH,
-    "tensorflow": MemoryType.TENSORFLOW,
-    "jax": MemoryType.JAX,
-    "jaxlib": MemoryType.JAX,
-    "pyclesperanto": MemoryType.PYCLESPERANTO,
-    "pyclesperanto_opencl": MemoryType.PYCLESPERANTO,
-    "pyclesperanto_cuda": MemoryType.PYCLESPERANTO,
-    "pyclesperanto_metal": MemoryType.PYCLESPERANTO,
-}
 
-# The public array class of each library, as (module, attribute). A class from the right
-# package that is not an array (torch.Size, tf.Variable) must stay UNKNOWN.
-_ARRAY_CLASS = {
-    MemoryType.NUMPY: ("numpy", "ndarray"),
-    MemoryType.CUPY: ("cupy", "ndarray"),
-    MemoryType.TORCH: ("torch", "Tensor"),
-    MemoryType.TENSORFLOW: ("tensorflow", "Tensor"),
-    MemoryType.JAX: ("jax", "Array"),
-    MemoryType.PYCLESPERANTO: ("pyclesperanto", "Array"),
-}
+def known_types() -> tuple[MemoryType, ...]:
+    """Every declared library, in declaration order (``UNKNOWN`` excluded)."""
+    import hcs_steps.memory.adapters  # noqa: F401  (declares the built-in libraries)
+
+    return tuple(t for t in MemoryType if t is not MemoryType.UNKNOWN)
+
 
 # Placeholders that jax.jit and tf.function trace with: they stand for arrays that do not
 # exist yet (no buffer, no device), so nothing can be converted or placed. Matched by the
@@ -63,6 +112,8 @@ _TRACED_PLACEHOLDERS = {
 }
 
 _cache: dict[type, MemoryType] = {}
+
+MemoryType.declare("unknown")
 
 
 def detect_memory_type(data) -> MemoryType:
@@ -90,6 +141,8 @@ def detect_memory_type(data) -> MemoryType:
 
 
 def _detect_class(cls: type) -> MemoryType:
+    if not _ARRAY_CLASS:
+        import hcs_steps.memory.adapters  # noqa: F401  (declares the built-in libraries)
     if traced_by(cls) is not None:
         return MemoryType.UNKNOWN
     for klass in cls.__mro__:
@@ -154,7 +207,7 @@ def as_memory_type(value) -> MemoryType:
 
 
 def accepted_types() -> str:
-    names = [t.value for t in KNOWN_TYPES]
+    names = [t.value for t in known_types()]
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 

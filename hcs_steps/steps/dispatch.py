@@ -10,36 +10,31 @@ from collections.abc import Callable
 from importlib.util import find_spec
 
 from hcs_steps.memory import MemoryType, resolve_device
+from hcs_steps.memory.adapters import adapter_classes, adapter_for
 from hcs_steps.steps.registry import get_step
 
-#: The module each memory type needs; checked with ``find_spec`` so nothing is imported.
-LIBRARY_MODULES = {
-    MemoryType.NUMPY: "numpy",
-    MemoryType.CUPY: "cupy",
-    MemoryType.TORCH: "torch",
-    MemoryType.TENSORFLOW: "tensorflow",
-    MemoryType.JAX: "jax",
-    MemoryType.PYCLESPERANTO: "pyclesperanto",
-}
 
-#: ``auto`` on a machine with a GPU: CUDA-native libraries first, then OpenCL, then the
-#: libraries whose installed build may well be CPU-only.
-GPU_PREFERENCE = (
-    MemoryType.CUPY,
-    MemoryType.TORCH,
-    MemoryType.PYCLESPERANTO,
-    MemoryType.JAX,
-    MemoryType.TENSORFLOW,
-)
+def auto_preference(gpu_available: bool) -> tuple[MemoryType, ...]:
+    """The libraries ``backend: auto`` tries, in order, as each adapter ranks itself.
 
-#: ``auto`` without a GPU: the numpy/scikit-image reference first. CuPy needs a GPU.
-CPU_PREFERENCE = (
-    MemoryType.NUMPY,
-    MemoryType.TORCH,
-    MemoryType.JAX,
-    MemoryType.TENSORFLOW,
-    MemoryType.PYCLESPERANTO,
-)
+    With a GPU: the adapters' GPU ranks (CUDA-native libraries first, then OpenCL, then
+    the libraries whose installed build may well be CPU-only), then the CPU order. Without:
+    the CPU ranks, the numpy/scikit-image reference first; a library that needs a GPU
+    (cupy) has no CPU rank.
+
+    Examples
+    --------
+    >>> [t.value for t in auto_preference(False)]
+    ['numpy', 'torch', 'jax', 'tensorflow', 'pyclesperanto']
+    """
+    classes = adapter_classes().values()
+
+    def ranked(attribute):
+        eligible = [c for c in classes if getattr(c, attribute) is not None]
+        return tuple(c.memory_type for c in sorted(eligible, key=lambda c: getattr(c, attribute)))
+
+    cpu = ranked("auto_rank_cpu")
+    return ranked("auto_rank_gpu") + cpu if gpu_available else cpu
 
 
 def library_installed(memory_type: MemoryType) -> bool:
@@ -50,8 +45,7 @@ def library_installed(memory_type: MemoryType) -> bool:
     >>> library_installed(MemoryType.NUMPY)
     True
     """
-    module = LIBRARY_MODULES.get(MemoryType(memory_type))
-    return module is not None and find_spec(module) is not None
+    return find_spec(adapter_for(memory_type).module) is not None
 
 
 def choose_implementation(
@@ -65,8 +59,8 @@ def choose_implementation(
         A registered step.
     backend : str
         A memory type name (``"numpy"``, ``"torch"``, ...) to use that implementation, or
-        ``"auto"`` for the best usable one: the first of :data:`GPU_PREFERENCE` whose library
-        is installed when a GPU is available, else the first of :data:`CPU_PREFERENCE`.
+        ``"auto"`` for the best usable one: the first of :func:`auto_preference` whose
+        library is installed.
     gpu_available : bool, optional
         Whether this job has a GPU; by default, whether
         :func:`hcs_steps.memory.resolve_device` names a CUDA device.
@@ -99,7 +93,7 @@ def choose_implementation(
         try:
             memory_type = MemoryType(backend)
         except ValueError:
-            accepted = ", ".join(t.value for t in LIBRARY_MODULES)
+            accepted = ", ".join(t.value for t in adapter_classes())
             raise ValueError(
                 f"step {name!r}: unknown backend {backend!r}; use 'auto' or one of {accepted}"
             ) from None
@@ -107,15 +101,14 @@ def choose_implementation(
             raise ValueError(f"step {name!r} has no {backend!r} implementation; it has {offered}")
         if not library_installed(memory_type):
             raise ValueError(
-                f"step {name!r}: backend {backend!r} needs the {LIBRARY_MODULES[memory_type]!r} "
-                f"package, which is not installed"
+                f"step {name!r}: backend {backend!r} needs the "
+                f"{adapter_for(memory_type).module!r} package, which is not installed"
             )
         return memory_type, definition.implementations[memory_type]
 
     if gpu_available is None:
         gpu_available = resolve_device().startswith("cuda")
-    preference = (GPU_PREFERENCE + CPU_PREFERENCE) if gpu_available else CPU_PREFERENCE
-    for memory_type in preference:
+    for memory_type in auto_preference(gpu_available):
         if memory_type in definition.implementations and library_installed(memory_type):
             return memory_type, definition.implementations[memory_type]
     raise ValueError(

@@ -89,7 +89,11 @@ def _schema_errors(config: dict, schema: Path) -> None:
 
 def _semantic_errors(config: dict) -> None:
     from hcs_steps import steps
+    from hcs_steps.workflow.plan import decide_gpu
 
+    # Judged for the machine the plan is made for: a cupy-only step with backend: auto is
+    # fine where the run uses a GPU, and refused (here, before any job) where it does not.
+    use_gpu = decide_gpu(config["gpu"])
     names = [entry["name"] for entry in config["pipeline"]]
     for index, name in enumerate(names):
         if name in names[:index]:
@@ -120,7 +124,7 @@ def _semantic_errors(config: dict) -> None:
         except (TypeError, ValueError) as error:
             raise ConfigError(f"config key pipeline[{index}].params: {error}") from None
         try:
-            steps.choose_implementation(entry["step"], entry["backend"], gpu_available=False)
+            steps.choose_implementation(entry["step"], entry["backend"], gpu_available=use_gpu)
         except ValueError as error:
             raise ConfigError(f"config key pipeline[{index}].backend: {error}") from None
 

@@ -25,8 +25,9 @@ def job_logger(path: str | Path | None):
     >>> open(log).read().split(" INFO ")[1].strip()
     'wrote well B03'
     """
-    logger = logging.getLogger(f"hcs_steps.job.{uuid.uuid4().hex}")
-    logger.setLevel(logging.INFO)
+    # A logger of its own, outside logging's registry: registering (getLogger) and removing
+    # one per job would change the shared registry while other jobs' threads use it.
+    logger = logging.Logger(f"hcs_steps.job.{uuid.uuid4().hex}", logging.INFO)
     logger.propagate = False
     handler = logging.FileHandler(path, mode="w") if path else logging.NullHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -39,4 +40,3 @@ def job_logger(path: str | Path | None):
     finally:
         logger.removeHandler(handler)
         handler.close()
-        logging.Logger.manager.loggerDict.pop(logger.name, None)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 RESULTS = "results"
 LOGS = "logs"
-MEASUREMENT_KINDS = ("counts", "objects")
 
 
 def ingested_plate(plate: str) -> str:

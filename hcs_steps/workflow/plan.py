@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hcs_steps.memory.adapters import adapter_for as _library
 from hcs_steps.workflow.config import ConfigError
 from hcs_steps.workflow.gpu_slots import visible_gpus
-
-HOST_ONLY_TYPES = {"numpy"}
-GPU_ONLY_TYPES = {"cupy"}
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,7 @@ def device_choice(entry: dict, memory_type: str, gpu_setting, use_gpu: bool) -> 
     """
     if entry["device"] == "cpu":
         return "cpu", "device: cpu in the config"
-    if memory_type in HOST_ONLY_TYPES:
+    if not _library(memory_type).gpu_capable:
         return "cpu", f"{memory_type} runs on the CPU only"
     if entry["device"] == "gpu":
         return "gpu", "device: gpu in the config"
@@ -183,9 +181,9 @@ def plan_step(entry: dict, use_gpu: bool, gpu_setting) -> PlannedStep:
         from hcs_steps.steps import dispatch
 
         if use_gpu:
-            machine, order = "GPU in use", dispatch.GPU_PREFERENCE + dispatch.CPU_PREFERENCE
+            machine, order = "GPU in use", dispatch.auto_preference(True)
         else:
-            machine, order = "no GPU in use", dispatch.CPU_PREFERENCE
+            machine, order = "no GPU in use", dispatch.auto_preference(False)
         preference = ", ".join(dict.fromkeys(t.value for t in order))
         reason = (
             f"auto ({machine}): first installed of {preference}; "
@@ -239,7 +237,7 @@ def build_plan(config: dict) -> Plan:
     use_gpu = decide_gpu(config["gpu"])
     planned = [plan_step(entry, use_gpu, config["gpu"]) for entry in config["pipeline"]]
     for index, step in enumerate(planned):
-        if step.memory_type in GPU_ONLY_TYPES and step.device == "cpu":
+        if not _library(step.memory_type).host_capable and step.device == "cpu":
             raise ConfigError(
                 f"config key pipeline[{index}].backend: {step.memory_type} runs on a GPU only, "
                 f"and this run uses none (gpu: {config['gpu']}, device: "

@@ -9,14 +9,18 @@ import hcs_steps.steps as steps
 from hcs_steps.memory import convert
 
 
-def implemented_types(step: str) -> list:
+def implemented_types(step: str, *, reference: bool = True) -> list:
     """The step's memory types as values for the ``memory_type`` fixture (indirect).
 
     cupy is marked ``gpu``; the fixture skips (or, when the run named it in
-    ``HCS_STEPS_TEST_BACKENDS``, fails) a library that is not installed.
+    ``HCS_STEPS_TEST_BACKENDS``, fails) a library that is not installed. With
+    ``reference=False`` the numpy reference is left out: for tests that compare an
+    implementation with it, where numpy against itself could not fail.
     """
     params = []
     for memory_type in steps.get_step(step).memory_types:
+        if not reference and memory_type.value == "numpy":
+            continue
         marks = [pytest.mark.gpu] if memory_type.value == "cupy" else []
         params.append(pytest.param(memory_type.value, marks=marks, id=memory_type.value))
     return params

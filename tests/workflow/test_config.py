@@ -74,3 +74,24 @@ def test_load_config_reads_yaml(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("plates: {p: {format: demo}}\npipeline: [{name: m, step: max_projection}]\n")
     assert load_config(path)["pipeline"][0]["backend"] == "auto"
+
+
+def test_a_gpu_only_plugin_step_with_auto_is_judged_for_the_planned_machine():
+    import hcs_steps.memory as memory
+    from hcs_steps.steps import register_step
+
+    @register_step("test_cupy_only_invert")
+    @memory.cupy
+    def invert(stack):
+        return -stack
+
+    def cupy_step(gpu):
+        def change(config):
+            config["pipeline"][0] = {"name": "invert", "step": "test_cupy_only_invert"}
+            config["gpu"] = gpu
+
+        return config_with(change)
+
+    validate_config(cupy_step(True))  # a GPU run: auto picks cupy
+    with pytest.raises(ConfigError, match=r"pipeline\[0\].backend: .*no implementation usable"):
+        validate_config(cupy_step(False))

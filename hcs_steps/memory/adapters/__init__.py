@@ -1,7 +1,9 @@
 """One adapter per array library; :func:`adapter_for` hands out a shared instance.
 
-Adding a library means adding one module with one :class:`~.base.Adapter` subclass and
-one line in ``_ADAPTERS``. Adapter modules import their library only when first used.
+An adapter class is the whole declaration of a library (see :class:`~.base.Adapter`):
+adding a library means adding one module with one subclass, and importing it here (or,
+for a library outside hcs-steps, anywhere before use). Adapter modules import their
+library only when first used.
 """
 
 from __future__ import annotations
@@ -9,16 +11,12 @@ from __future__ import annotations
 import importlib
 
 from ..types import MemoryType, as_memory_type
-from .base import Adapter
+from .base import ADAPTER_CLASSES, Adapter
 
-_ADAPTERS = {
-    MemoryType.NUMPY: ("numpy", "NumpyAdapter"),
-    MemoryType.CUPY: ("cupy", "CupyAdapter"),
-    MemoryType.TORCH: ("torch", "TorchAdapter"),
-    MemoryType.TENSORFLOW: ("tensorflow", "TensorflowAdapter"),
-    MemoryType.JAX: ("jax", "JaxAdapter"),
-    MemoryType.PYCLESPERANTO: ("pyclesperanto", "PyclesperantoAdapter"),
-}
+# The built-in libraries, declared in this order (the order messages and tests list them).
+BUILT_IN = ("numpy", "cupy", "torch", "tensorflow", "jax", "pyclesperanto")
+for _module in BUILT_IN:
+    importlib.import_module(f"{__name__}.{_module}")
 
 _instances: dict[MemoryType, Adapter] = {}
 
@@ -36,10 +34,12 @@ def adapter_for(memory_type) -> Adapter:
     except KeyError:
         pass
     memory_type = as_memory_type(memory_type)
-    module_name, class_name = _ADAPTERS[memory_type]
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    instance = _instances.setdefault(memory_type, getattr(module, class_name)())
-    return instance
+    return _instances.setdefault(memory_type, ADAPTER_CLASSES[memory_type]())
 
 
-__all__ = ["Adapter", "adapter_for"]
+def adapter_classes() -> dict[MemoryType, type[Adapter]]:
+    """Every declared library's adapter class, in declaration order."""
+    return dict(ADAPTER_CLASSES)
+
+
+__all__ = ["Adapter", "adapter_classes", "adapter_for"]

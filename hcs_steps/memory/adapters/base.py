@@ -43,22 +43,52 @@ def is_cuda(device: str) -> bool:
     return device.startswith("cuda")
 
 
+#: Every declared library's adapter class, in declaration order.
+ADAPTER_CLASSES: dict[MemoryType, type[Adapter]] = {}
+
+
 class Adapter:
     """One array library, seen through the few operations the memory layer needs.
 
-    Subclasses set the class attributes and implement the methods that raise
-    ``NotImplementedError`` here; everything reaches the library through :meth:`lib`,
-    which imports it on first use.
+    The adapter class is the one declaration of a library: subclassing with a ``name``
+    declares the :class:`MemoryType` of that name, makes its arrays detectable (by
+    ``array_modules`` and ``array_class``), convertible and usable by the decorators, and
+    lets the step dispatcher rank it for ``backend: auto``. Subclasses set the class
+    attributes and implement the methods that raise ``NotImplementedError`` here;
+    everything reaches the library through :meth:`lib`, which imports it on first use.
     """
 
-    memory_type: MemoryType
+    #: The memory type's name (``"torch"``); set by each library's subclass.
+    name: str
+    #: Top-level modules that define the library's array classes.
+    array_modules: tuple[str, ...] = ()
+    #: The public array class, as (module, attribute): what an array is an instance of.
+    array_class: tuple[str, str]
+    #: The module :meth:`lib` imports, the pip package and hcs-steps extra that bring it.
     module: str
     package: str
     extra: str
-    #: True when arrays of this library can live on a CUDA device.
+    #: Set from ``name`` when the subclass is declared.
+    memory_type: MemoryType
+    #: Whether arrays of this library can live on the host / on a CUDA device, and whether
+    #: it computes on a GPU at all (through CUDA or otherwise, e.g. OpenCL).
+    host_capable = True
     cuda_capable = False
+    gpu_capable = False
     #: How to get CUDA support, for the error that a CUDA device is unusable.
     cuda_install = ""
+    #: Whether host buffers are shared with the other such libraries through DLPack.
+    host_dlpack = False
+    #: Whether the library may see or export DLPack capsules at all.
+    dlpack = True
+    #: Whether :meth:`placement` always gives the same device for the same job device
+    #: (not for pyclesperanto, which follows its own current OpenCL device).
+    fixed_placement = True
+    #: Whether GPU calls run on a per-thread CUDA stream (see :meth:`new_stream`).
+    streams = False
+    #: Rank for ``backend: auto`` when a GPU is used / when not (lower first); None: never.
+    auto_rank_gpu: int | None = None
+    auto_rank_cpu: int | None = None
     #: Arrays never change once made (jax, tensorflow): writable libraries get copies.
     immutable = False
     #: The library's out-of-memory exception classes, as (top-level module, class name).
@@ -67,6 +97,14 @@ class Adapter:
     #: mean "out of memory": only these are read, so a user's ValueError never is.
     oom_message_types: tuple[tuple[str, str], ...] = ()
     oom_markers: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            cls.memory_type = MemoryType.declare(
+                cls.name, array_modules=cls.array_modules, array_class=cls.array_class
+            )
+            ADAPTER_CLASSES[cls.memory_type] = cls
 
     def __init__(self):
         self._lib = None
@@ -209,6 +247,16 @@ class Adapter:
         return self.concatenate([plane[None] for plane in planes])
 
     # -- memory pressure ---------------------------------------------------------------
+    # -- CUDA streams (libraries with ``streams = True``) ------------------------------
+    def new_stream(self, index: int):
+        """A new non-default CUDA stream on GPU ``index``."""
+        raise NotImplementedError
+
+    def stream_scope(self, stream, index: int):
+        """A context manager that makes ``stream`` current on GPU ``index`` for its block,
+        after ``stream`` has waited for the work queued on the stream current before."""
+        raise NotImplementedError
+
     def free_cache(self) -> None:
         """Give cached device memory back; called after an out-of-memory error."""
 

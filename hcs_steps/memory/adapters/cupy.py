@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from ..errors import NoCudaDeviceError
-from ..types import MemoryType
 from .base import Adapter, parse_device
 
 
 class CupyAdapter(Adapter):
-    memory_type = MemoryType.CUPY
+    name = "cupy"
+    array_modules = ("cupy",)
+    array_class = ("cupy", "ndarray")
     module = "cupy"
     package = "cupy-cuda12x"
     extra = "cupy"
+    host_capable = False
     cuda_capable = True
+    gpu_capable = True
+    streams = True
+    auto_rank_gpu = 0  # CUDA-native
     cuda_install = "run on a machine with an NVIDIA GPU and a CUDA 12 driver"
     # cupy.cuda.memory.OutOfMemoryError is a MemoryError; the runtime's own error is not.
     oom_message_types = (("cupy_backends", "CUDARuntimeError"),)
@@ -72,6 +79,19 @@ class CupyAdapter(Adapter):
 
     def stack(self, planes):
         return self.lib().stack(planes, axis=0)
+
+    def new_stream(self, index):
+        cuda = self.lib().cuda
+        with cuda.Device(index):
+            return cuda.Stream(non_blocking=True)
+
+    @contextlib.contextmanager
+    def stream_scope(self, stream, index):
+        cuda = self.lib().cuda
+        with cuda.Device(index):
+            stream.wait_event(cuda.get_current_stream().record())
+            with stream:
+                yield stream
 
     def free_cache(self):
         cupy = self.lib()

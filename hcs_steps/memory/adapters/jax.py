@@ -7,16 +7,22 @@ import gc
 import numpy as np
 
 from ...buffers import aligned_copy, is_aligned
-from ..types import MemoryType
 from .base import Adapter, parse_device
 
 
 class JaxAdapter(Adapter):
-    memory_type = MemoryType.JAX
+    name = "jax"
+    # jax's array classes live in its compiled helper package too.
+    array_modules = ("jax", "jaxlib")
+    array_class = ("jax", "Array")
     module = "jax"
     package = "jax"
     extra = "jax"
     cuda_capable = True
+    gpu_capable = True
+    host_dlpack = True
+    auto_rank_gpu = 3  # after OpenCL: the installed build may well be CPU-only
+    auto_rank_cpu = 2
     immutable = True
     cuda_install = "pip install 'jax[cuda12]' on a machine with an NVIDIA GPU and driver"
     oom_message_types = (

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..types import MemoryType
 from .base import Adapter, normalize_device
 
 
 class NumpyAdapter(Adapter):
-    memory_type = MemoryType.NUMPY
+    name = "numpy"
+    array_modules = ("numpy",)
+    array_class = ("numpy", "ndarray")
+    auto_rank_cpu = 0  # the scikit-image reference, first without a GPU
     module = "numpy"
     package = "numpy"
     extra = "all"

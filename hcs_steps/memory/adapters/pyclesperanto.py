@@ -8,7 +8,6 @@ import sys
 import numpy as np
 
 from ..errors import NoOpenCLDeviceError
-from ..types import MemoryType
 from .base import Adapter, normalize_device
 from .opencl_icd import missing_device_advice, use_bundled_pocl_if_no_driver
 
@@ -20,7 +19,21 @@ SUPPORTED_DTYPES = frozenset(
 
 
 class PyclesperantoAdapter(Adapter):
-    memory_type = MemoryType.PYCLESPERANTO
+    name = "pyclesperanto"
+    # Its array class lives in the compiled package of the backend in use.
+    array_modules = (
+        "pyclesperanto",
+        "pyclesperanto_opencl",
+        "pyclesperanto_cuda",
+        "pyclesperanto_metal",
+    )
+    array_class = ("pyclesperanto", "Array")
+    # It reports an OpenCL device that torch segfaults on: no DLPack either way.
+    dlpack = False
+    gpu_capable = True  # through OpenCL
+    fixed_placement = False
+    auto_rank_gpu = 2  # OpenCL, after the CUDA-native libraries
+    auto_rank_cpu = 4
     module = "pyclesperanto"
     package = "pyclesperanto"
     extra = "cle"

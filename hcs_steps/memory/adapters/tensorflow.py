@@ -9,19 +9,23 @@ import sys
 import numpy as np
 
 from ...buffers import aligned_copy, is_aligned
-from ..types import MemoryType
-from . import adapter_for
 from .base import Adapter, parse_device
 
 _DLPACK_CUDA = 2  # DLDeviceType kDLCUDA
 
 
 class TensorflowAdapter(Adapter):
-    memory_type = MemoryType.TENSORFLOW
+    name = "tensorflow"
+    array_modules = ("tensorflow",)
+    array_class = ("tensorflow", "Tensor")
     module = "tensorflow"
     package = "tensorflow (or tensorflow-cpu)"
     extra = "tensorflow"
     cuda_capable = True
+    gpu_capable = True
+    host_dlpack = True
+    auto_rank_gpu = 4  # the installed build may well be CPU-only
+    auto_rank_cpu = 3
     immutable = True
     cuda_install = (
         "pip install 'tensorflow[and-cuda]' (tensorflow-cpu has no GPU support) "
@@ -35,7 +39,9 @@ class TensorflowAdapter(Adapter):
         if "tensorflow" not in sys.modules and importlib.util.find_spec("pyclesperanto"):
             try:
                 # Through its adapter, which gives it an OpenCL device first.
-                adapter_for(MemoryType.PYCLESPERANTO).lib()
+                from . import adapter_for
+
+                adapter_for("pyclesperanto").lib()
             except ImportError:  # no OpenCL device: pyclesperanto is unusable, tensorflow not
                 pass
         return super()._import()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
-from ..types import MemoryType
 from .base import Adapter, is_cuda
 
 # torch dtypes without a numpy dtype of their own, and the ml_dtypes type (the numpy
@@ -25,11 +26,18 @@ def _ml_dtype(name: str) -> np.dtype:
 
 
 class TorchAdapter(Adapter):
-    memory_type = MemoryType.TORCH
+    name = "torch"
+    array_modules = ("torch",)
+    array_class = ("torch", "Tensor")
     module = "torch"
     package = "torch"
     extra = "torch"
     cuda_capable = True
+    gpu_capable = True
+    host_dlpack = True
+    streams = True
+    auto_rank_gpu = 1  # CUDA-native
+    auto_rank_cpu = 1
     cuda_install = (
         "install a CUDA build of torch (https://pytorch.org/get-started/locally/) "
         "on a machine with an NVIDIA GPU and driver"
@@ -130,6 +138,17 @@ class TorchAdapter(Adapter):
 
     def stack(self, planes):
         return self.lib().stack(planes, dim=0)
+
+    def new_stream(self, index):
+        return self.lib().cuda.Stream(device=index)
+
+    @contextlib.contextmanager
+    def stream_scope(self, stream, index):
+        cuda = self.lib().cuda
+        with cuda.device(index):
+            stream.wait_stream(cuda.current_stream(index))
+            with cuda.stream(stream):
+                yield stream
 
     def free_cache(self):
         torch = self.lib()

@@ -16,8 +16,6 @@ from hcs_steps.plate.ingest.common import ordered, tiff_files
 from hcs_steps.plate.ingest.index import PlaneIndex, tiff_source
 from hcs_steps.plate.layout import canonical_well, row_index, well_from_indices
 
-GROUPS = {"well", "row", "column", "field", "channel", "z"}
-
 
 def compile_pattern(pattern: str) -> re.Pattern:
     """Compile ``pattern``, checking it names a well (``well`` or ``row`` + ``column``).
