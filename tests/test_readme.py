@@ -26,3 +26,11 @@ def test_memory_system_example_runs_on_the_demo_data():
     corrected = namespace["corrected"]
     assert type(corrected).__module__ == "torch" and str(corrected.dtype) == "torch.float32"
     assert tuple(corrected.shape) == (8, 256, 256)
+
+
+def test_python_pipeline_example_runs_on_the_demo_plate():
+    namespace = {}
+    exec(compile(readme_python_block("In Python, without Snakemake"), "README", "exec"), namespace)
+    result = namespace["result"]
+    assert set(result.images["count_cells"]) == {"B02", "B03"}
+    assert set(result.tables["counts"]["well"]) == {"B02", "B03"}

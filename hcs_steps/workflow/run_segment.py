@@ -10,13 +10,14 @@ outputs (``counts``, ``objects``) become per-well measurement tables.
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import numpy as np
 import pandas as pd
 
 from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot
 from hcs_steps.workflow.joblog import job_logger
-from hcs_steps.workflow.tables import MEASUREMENT_COLUMNS, write_table
+from hcs_steps.workflow.tables import MEASUREMENT_COLUMNS, tidy, write_table
 
 
 def applies_to(step: dict, channel: str) -> bool:
@@ -28,13 +29,6 @@ def applies_to(step: dict, channel: str) -> bool:
     (True, False)
     """
     return step["channels"] == "all" or channel in step["channels"]
-
-
-def _device_for(memory_type: str, slot: GpuSlot) -> str | None:
-    # pyclesperanto names OpenCL devices, not "cpu"/"cuda:N": let it pick its default.
-    if memory_type == "pyclesperanto" and slot.gpu_id is None:
-        return None
-    return slot.device
 
 
 def _stack_results(well: str, name: str, per_field: list[list[np.ndarray]]) -> np.ndarray:
@@ -53,15 +47,6 @@ def _special_tables(special: dict, context: dict, tables: dict[str, list]) -> No
         frame = special.get(kind)
         if frame is not None and len(frame):
             tables[kind].append(frame.assign(**context))
-
-
-def _stream(target, device):
-    """This thread's CUDA stream for cupy/torch on a GPU (jobs in threads share a GPU)."""
-    from hcs_steps.memory.streams import needs_stream, thread_stream
-
-    if device and needs_stream(target, device):
-        return thread_stream(target, device)
-    return contextlib.nullcontext()
 
 
 def _apply(step: dict, stack, function, context: dict, tables: dict[str, list]):
@@ -86,25 +71,90 @@ def process_well(
     from hcs_steps import memory
 
     target = memory.MemoryType(spec["memory_type"])
-    device = _device_for(spec["memory_type"], slot)
+    # A library with devices of its own (pyclesperanto's OpenCL devices) places a job's
+    # "cpu" or "cuda:N" on its current device itself (its adapter's placement).
+    device = slot.device
     results = {name: [[] for _ in range(data.shape[0])] for name in spec["written"]}
     tables = {kind: [] for kind in MEASUREMENT_COLUMNS}
-    with _stream(target, device):
-        for field in range(data.shape[0]):
-            for channel_index, channel in enumerate(channel_names):
-                stack = memory.convert(data[field, channel_index], target, device=device)
-                if field == channel_index == 0:
-                    logger.info("data in %s on %s", spec["memory_type"], memory.device_of(stack))
-                for step in spec["steps"]:
-                    if applies_to(step, channel):
-                        context = {"field": field, "channel": channel}
-                        stack = _apply(step, stack, implementations[step["name"]], context, tables)
-                    if step["name"] in results:
-                        host = memory.convert(
-                            stack, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True
-                        )
-                        results[step["name"]][field].append(np.asarray(host))
+    for field in range(data.shape[0]):
+        for channel_index, channel in enumerate(channel_names):
+            stack = memory.convert(data[field, channel_index], target, device=device)
+            if field == channel_index == 0:
+                logger.info("data in %s on %s", spec["memory_type"], memory.device_of(stack))
+            for step in spec["steps"]:
+                if applies_to(step, channel):
+                    context = {"field": field, "channel": channel}
+                    stack = _apply(step, stack, implementations[step["name"]], context, tables)
+                if step["name"] in results:
+                    host = memory.convert(stack, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True)
+                    results[step["name"]][field].append(np.asarray(host))
     return results, tables
+
+
+def run_segment_on_data(
+    spec: dict,
+    data: np.ndarray,
+    *,
+    plate: str,
+    well: str,
+    channel_names: list[str],
+    plugins: list[str] = (),
+    logger=None,
+) -> tuple[dict[str, np.ndarray], dict[str, pd.DataFrame]]:
+    """Run ``spec`` on a well's ``(fields, channels, Z, Y, X)`` array, in memory.
+
+    Returns the numpy array of each written step and the well's tidy measurement tables
+    by kind: what :func:`run_segment` writes, and what the Python pipeline API returns.
+    """
+    from hcs_steps import memory, steps
+
+    logger = logger or logging.getLogger(__name__)
+    steps.load_plugins(plugins)
+    implementations = {
+        step["name"]: steps.get_step(step["step"]).implementations[
+            memory.MemoryType(step["memory_type"])
+        ]
+        for step in spec["steps"]
+    }
+    wants_gpu = spec["device"] == "gpu"
+    with (
+        gpu_slot()
+        if wants_gpu
+        else contextlib.nullcontext(
+            GpuSlot("cpu", None, f"planned for the CPU: {spec['device_reason']}")
+        ) as slot
+    ):
+        logger.info(
+            "segment %s (%s): device %s - %s",
+            spec["segment"],
+            spec["memory_type"],
+            slot.device,
+            slot.reason,
+        )
+        if wants_gpu and slot.gpu_id is None:
+            logger.warning(
+                "no GPU for this GPU-typed segment: %s runs on the CPU", spec["memory_type"]
+            )
+        for step in spec["steps"]:
+            logger.info(
+                "step %s = %s[%s] (backend: %s) params %s channels %s",
+                step["name"],
+                step["step"],
+                step["memory_type"],
+                step["backend_reason"],
+                step["params"],
+                step["channels"],
+            )
+        # The job's device and (on a GPU) this thread's CUDA stream, set once for the well:
+        # the decorated steps inside run on them without switching or synchronising.
+        with memory.run_on(spec["memory_type"], slot.device):
+            results, tables = process_well(data, spec, channel_names, slot, implementations, logger)
+    arrays = {name: _stack_results(well, name, per_field) for name, per_field in results.items()}
+    tidy_tables = {
+        kind: tidy(pd.concat(frames) if frames else None, kind, plate=plate, well=well)
+        for kind, frames in tables.items()
+    }
+    return arrays, tidy_tables
 
 
 def run_segment(
@@ -125,57 +175,23 @@ def run_segment(
     Writes the well into each plate of ``output_plates`` (step name -> plate path) and the
     special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
     """
-    from hcs_steps import memory, steps
     from hcs_steps import plate as plates
 
     with job_logger(log) as logger:
-        steps.load_plugins(plugins)
-        implementations = {
-            step["name"]: steps.get_step(step["step"]).implementations[
-                memory.MemoryType(step["memory_type"])
-            ]
-            for step in spec["steps"]
-        }
         data = plates.read_well(input_plate, well, channels=list(channel_names))
         logger.info(
             "plate %s well %s: read %s %s from %s", plate, well, data.shape, data.dtype, input_plate
         )
-        wants_gpu = spec["device"] == "gpu"
-        with (
-            gpu_slot()
-            if wants_gpu
-            else contextlib.nullcontext(
-                GpuSlot("cpu", None, f"planned for the CPU: {spec['device_reason']}")
-            ) as slot
-        ):
-            logger.info(
-                "segment %s (%s): device %s - %s",
-                spec["segment"],
-                spec["memory_type"],
-                slot.device,
-                slot.reason,
-            )
-            if wants_gpu and slot.gpu_id is None:
-                logger.warning(
-                    "no GPU for this GPU-typed segment: %s runs on the CPU", spec["memory_type"]
-                )
-            for step in spec["steps"]:
-                logger.info(
-                    "step %s = %s[%s] (backend: %s) params %s channels %s",
-                    step["name"],
-                    step["step"],
-                    step["memory_type"],
-                    step["backend_reason"],
-                    step["params"],
-                    step["channels"],
-                )
-            device = _device_for(spec["memory_type"], slot)
-            with memory.use_device(device) if device else contextlib.nullcontext():
-                results, tables = process_well(
-                    data, spec, channel_names, slot, implementations, logger
-                )
-        for name, per_field in results.items():
-            array = _stack_results(well, name, per_field)
+        arrays, tables = run_segment_on_data(
+            spec,
+            data,
+            plate=plate,
+            well=well,
+            channel_names=channel_names,
+            plugins=plugins,
+            logger=logger,
+        )
+        for name, array in arrays.items():
             record = {**(provenance or {}), "segment": spec, "step": name, "well": well}
             plates.write_well(
                 output_plates[name],
@@ -188,6 +204,5 @@ def run_segment(
                 "wrote step %s: %s %s to %s", name, array.shape, array.dtype, output_plates[name]
             )
         for kind, path in measurements.items():
-            frame = pd.concat(tables[kind]) if tables[kind] else None
-            write_table(frame, kind, path, plate=plate, well=well)
-            logger.info("wrote %d %s rows to %s", 0 if frame is None else len(frame), kind, path)
+            write_table(tables[kind], kind, path, plate=plate, well=well)
+            logger.info("wrote %d %s rows to %s", len(tables[kind]), kind, path)

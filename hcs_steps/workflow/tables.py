@@ -66,7 +66,11 @@ def write_table(frame, kind: str, path, *, plate: str, well: str) -> None:
 
 def read_tables(paths, kind: str) -> pd.DataFrame:
     """Concatenate Parquet tables, keeping the columns even when all are empty."""
-    frames = [pd.read_parquet(path) for path in paths]
+    return read_frames([pd.read_parquet(path) for path in paths], kind)
+
+
+def read_frames(frames, kind: str) -> pd.DataFrame:
+    """Concatenate tables of ``kind``, keeping the columns even when all are empty."""
     frames = [frame for frame in frames if len(frame)]
     if not frames:
         return empty_table(kind)
