@@ -21,6 +21,7 @@ class PlateInput:
     path: str | None
     pattern: str | None
     missing: str
+    timepoint: int | None
     wells: tuple[str, ...]
     plate_wells: tuple[str, ...]
     channel_names: tuple[str, ...]
@@ -33,10 +34,26 @@ class PlateInput:
     def input_plate(self) -> str:
         return paths.ingested_plate(self.name) if self.ingest else self.path
 
+    def source_settings(self) -> dict:
+        """The settings that decide what is read from the source (a rerun trigger)."""
+        return {
+            "format": self.format,
+            "path": self.path,
+            "pattern": self.pattern,
+            "missing": self.missing,
+            "timepoint": self.timepoint,
+        }
+
     def open(self):
         from hcs_steps.plate.sources import open_source
 
-        return open_source(self.path, self.format, pattern=self.pattern, missing=self.missing)
+        return open_source(
+            self.path,
+            self.format,
+            pattern=self.pattern,
+            missing=self.missing,
+            timepoint=self.timepoint,
+        )
 
 
 def _selected(requested, available, what: str, key: str, canonical=lambda x: x) -> tuple:
@@ -62,7 +79,15 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
     from hcs_steps.plate.layout import sort_wells
 
     probe = PlateInput(
-        name, entry["format"], entry.get("path"), entry.get("pattern"), entry["missing"], (), (), ()
+        name,
+        entry["format"],
+        entry.get("path"),
+        entry.get("pattern"),
+        entry["missing"],
+        entry.get("timepoint"),
+        (),
+        (),
+        (),
     )
     try:
         source = probe.open()
@@ -82,6 +107,7 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
         entry.get("path"),
         entry.get("pattern"),
         entry["missing"],
+        entry.get("timepoint"),
         tuple(sort_wells(wells)),
         tuple(source.wells),
         channels,

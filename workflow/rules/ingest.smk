@@ -12,6 +12,8 @@ rule ingest_well:
         **WELL_RESOURCES,
     params:
         version=VERSION,
+        # What was read: a changed time point, path or pattern re-ingests the plate.
+        source=lambda wildcards: PLATES[wildcards.plate].source_settings(),
     run:
         jobs.ingest(
             PLATES[wildcards.plate],

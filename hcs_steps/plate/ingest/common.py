@@ -43,6 +43,6 @@ def pick_timepoint(timepoints: set, timepoint, where: str):
     if len(timepoints) > 1:
         raise PlateDataError(
             f"{where} holds time points {ordered(timepoints)}; plates have no time axis: "
-            "ingest one with timepoint=<n>"
+            "choose one with the plate's timepoint: <n> in the config (timepoint=<n> in Python)"
         )
     return next(iter(timepoints))
