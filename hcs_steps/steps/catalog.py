@@ -80,6 +80,11 @@ BUILTIN_STEPS = {
     ),
 }
 
+# Steps whose output has another shape than their input (one plane from a stack).
+RESHAPING_STEPS = frozenset({"max_projection", "mean_projection"})
+
 for _name, (_check, _implementations) in BUILTIN_STEPS.items():
     for _implementation in _implementations:
-        register_step(_name, check=_check)(_implementation)
+        register_step(_name, check=_check, keeps_shape=_name not in RESHAPING_STEPS)(
+            _implementation
+        )

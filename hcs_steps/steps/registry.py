@@ -46,12 +46,16 @@ class StepDefinition:
         annotations; every implementation has the same names.
     check : callable or None
         Value checks for a full parameter mapping (defaults filled in); raises ``ValueError``.
+    keeps_shape : bool
+        Whether the output stack has the input's shape. A step that changes it (a
+        projection) must apply to every channel: a field's channels share one shape.
     """
 
     name: str
     implementations: dict[MemoryType, Callable] = field(default_factory=dict)
     parameters: dict[str, inspect.Parameter] = field(default_factory=dict)
     check: ParameterCheck | None = None
+    keeps_shape: bool = True
 
     @property
     def memory_types(self) -> list[MemoryType]:
@@ -92,7 +96,9 @@ def _keyword_parameters(step: str, function: Callable) -> dict[str, inspect.Para
     return {parameter.name: parameter for parameter in parameters[1:]}
 
 
-def register_step(name: str, *, check: ParameterCheck | None = None) -> Callable:
+def register_step(
+    name: str, *, check: ParameterCheck | None = None, keeps_shape: bool = True
+) -> Callable:
     """Register a memory-decorated function as the implementation of step ``name``.
 
     Stack it on top of a memory decorator; the function's ``input_memory_type`` says which
@@ -105,6 +111,9 @@ def register_step(name: str, *, check: ParameterCheck | None = None) -> Callable
     check : callable, optional
         ``check(params)`` raises ``ValueError`` for bad values (``params`` has the defaults
         filled in). Given once per step; later registrations may omit it.
+    keeps_shape : bool
+        False for a step whose output has another shape than its input (a Z projection);
+        the config may then not restrict it to some channels.
 
     Returns
     -------
@@ -152,6 +161,8 @@ def register_step(name: str, *, check: ParameterCheck | None = None) -> Callable
         definition.implementations[memory_type] = function
         if check is not None:
             definition.check = check
+        if not keeps_shape:
+            definition.keeps_shape = False
         return function
 
     return decorator

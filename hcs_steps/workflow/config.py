@@ -119,6 +119,13 @@ def _semantic_errors(config: dict) -> None:
                 f"config key pipeline[{index}].step: unknown step {entry['step']!r} "
                 f"(known: {', '.join(sorted(known))})"
             )
+        if entry["channel"] != "all" and not steps.get_step(entry["step"]).keeps_shape:
+            raise ConfigError(
+                f"config key pipeline[{index}].channel: step {entry['step']!r} changes the "
+                "stack's shape, and a field's channels must keep one shape; apply it to all "
+                "channels (channel: all) or leave out the channels it should not see with "
+                "the top-level channels key"
+            )
         try:
             steps.validate_parameters(entry["step"], entry["params"])
         except (TypeError, ValueError) as error:
@@ -137,13 +144,28 @@ def validate_config(config: dict, schema: Path | None = None) -> dict:
     ConfigError
         With the key path of the first problem, e.g. ``config key pipeline[0].step: ...``.
     """
+    if not isinstance(config, dict):
+        # snakemake.utils.validate lets anything but a mapping through unchecked.
+        raise ConfigError(
+            f"config key <top level>: a config is a mapping of keys (plates, pipeline, ...); "
+            f"got {type(config).__name__}"
+        )
     _schema_errors(config, schema or schema_path())
     _semantic_errors(config)
     return config
 
 
 def load_config(path: str | Path, schema: Path | None = None) -> dict:
-    """Read a YAML config file and validate it (see :func:`validate_config`)."""
-    with open(path) as handle:
-        config = yaml.safe_load(handle) or {}
-    return validate_config(config, schema)
+    """Read a YAML config file and validate it (see :func:`validate_config`).
+
+    A file that is not YAML (or not text) is a :class:`ConfigError` naming the file and
+    where the YAML parser stopped.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config file {path} is not UTF-8 text: {error}") from None
+    return validate_config({} if config is None else config, schema)

@@ -98,3 +98,13 @@ def test_a_gpu_only_plugin_step_with_auto_is_judged_for_the_planned_machine():
             validate_config(cupy_step(False))
     finally:
         unregister_step("test_cupy_only_invert")
+
+
+def test_a_projection_restricted_to_some_channels_is_refused_at_validation():
+    def project_nuclei_only(config):
+        config["pipeline"].insert(
+            0, {"name": "project", "step": "max_projection", "channel": ["nuclei"]}
+        )
+
+    with pytest.raises(ConfigError, match=r"pipeline\[0\].channel: step 'max_projection' changes"):
+        validate_config(config_with(project_nuclei_only))
