@@ -3,7 +3,9 @@
 Per-well Snakemake jobs write into one plate concurrently: each builds its well in a
 hidden temporary sibling and renames it into place. ``rename`` within a directory is
 atomic on POSIX file systems, so a killed job leaves only a ``.*.tmp`` directory that
-no reader looks at, never a half-written well.
+no reader looks at, never a half-written well. Before each rename the new files and
+directories are flushed to the disk (``fsync``), and after it their parent directory, so
+that a crash of the machine, not only of the process, leaves the old or the new version.
 """
 
 from __future__ import annotations
@@ -22,15 +24,36 @@ def temporary_sibling(path: Path, tag: str = "tmp") -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.{tag}")
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a directory's data and metadata to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def fsync_tree(root: Path) -> None:
+    """``fsync`` every file and directory under ``root`` (deepest first), then ``root``."""
+    for directory, _, files in os.walk(root, topdown=False):
+        for name in files:
+            fsync_path(Path(directory) / name)
+        fsync_path(Path(directory))
+
+
 def write_file_atomically(path: Path, data: bytes, *, keep_existing: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary sibling and a rename.
+    """Write ``data`` to ``path`` through a temporary sibling, an ``fsync`` and a rename.
 
     With ``keep_existing`` an existing file wins (``os.link`` refuses to overwrite), which
     lets concurrent writers create a shared file exactly once.
     """
+    path = Path(path)
     tmp = temporary_sibling(path)
-    tmp.write_bytes(data)
-    try:
+    try:  # a write cut short (a full disk) must not leave its temporary file behind
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         if keep_existing:
             try:
                 os.link(tmp, path)
@@ -40,6 +63,21 @@ def write_file_atomically(path: Path, data: bytes, *, keep_existing: bool = Fals
             os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    fsync_path(path.parent)
+
+
+def write_with(path: Path, write) -> None:
+    """Create ``path`` atomically with ``write(temporary_path)`` (e.g. a pandas writer)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    try:
+        write(tmp)
+        fsync_path(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_path(path.parent)
 
 
 def publish_directory(tmp: Path, final: Path, *, attempts: int = 20) -> None:
@@ -49,9 +87,11 @@ def publish_directory(tmp: Path, final: Path, *, attempts: int = 20) -> None:
     replaced by another non-empty one), then removed; readers see either the old or
     the new complete directory, or for a moment none.
     """
+    fsync_tree(tmp)
     for _ in range(attempts):
         try:
             os.rename(tmp, final)
+            fsync_path(final.parent)
             return
         except OSError as error:
             if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):  # not "final is there"

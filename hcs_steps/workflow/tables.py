@@ -7,9 +7,9 @@ pipeline ``step`` that measured it, followed by the step's own columns (``counts
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
+
+from hcs_steps.plate.atomic import write_with
 
 MEASUREMENT_COLUMNS = {
     "counts": ["plane", "count"],
@@ -59,9 +59,10 @@ def tidy(frame: pd.DataFrame | None, kind: str, *, plate: str, well: str) -> pd.
 
 
 def write_table(frame, kind: str, path, *, plate: str, well: str) -> None:
-    """Write one well's ``kind`` table as Parquet (a zero-row table when there is none)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tidy(frame, kind, plate=plate, well=well).to_parquet(path, index=False)
+    """Write one well's ``kind`` table as Parquet (a zero-row table when there is none),
+    atomically: a crash never leaves a half-written table that a rerun would take as done."""
+    table = tidy(frame, kind, plate=plate, well=well)
+    write_with(path, lambda tmp: table.to_parquet(tmp, index=False))
 
 
 def read_tables(paths, kind: str) -> pd.DataFrame:
@@ -78,13 +79,11 @@ def read_frames(frames, kind: str) -> pd.DataFrame:
 
 
 def write_outputs(frame: pd.DataFrame, parquet=None, csv=None) -> None:
-    for path in (parquet, csv):
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """Write ``frame`` as Parquet and/or CSV, each file atomically."""
     if parquet:
-        frame.to_parquet(parquet, index=False)
+        write_with(parquet, lambda tmp: frame.to_parquet(tmp, index=False))
     if csv:
-        frame.to_csv(csv, index=False)
+        write_with(csv, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def well_summary(counts: pd.DataFrame, objects: pd.DataFrame) -> pd.DataFrame:
