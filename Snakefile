@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/steps.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/sweep.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -22,3 +23,4 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        sweep_outputs(),

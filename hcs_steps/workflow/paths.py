@@ -52,6 +52,49 @@ def heatmaps(plate: str) -> str:
     return f"{RESULTS}/{plate}/heatmaps"
 
 
+def sweep_dir(plate: str) -> str:
+    return f"{RESULTS}/{plate}/sweep"
+
+
+def chain_dir(plate: str, chain: str) -> str:
+    """Results of sweep segments whose parameters differ from the plain run's, by digest."""
+    return f"{sweep_dir(plate)}/chains/{chain}"
+
+
+def chain_step_plate(plate: str, chain: str, step: str) -> str:
+    return f"{chain_dir(plate, chain)}/steps/{step}.zarr"
+
+
+def chain_measurements(
+    plate: str, chain: str, segment: str, row: str, column: str, kind: str
+) -> str:
+    return f"{chain_dir(plate, chain)}/measurements/{segment}/{row}{column}.{kind}.parquet"
+
+
+def chain_benchmark(plate: str, chain: str, rule: str, name: str) -> str:
+    return f"{chain_dir(plate, chain)}/benchmarks/{rule}/{name}.tsv"
+
+
+def sweep_well_table(plate: str, combination: str, row: str, column: str, kind: str) -> str:
+    return f"{sweep_dir(plate)}/{combination}/tables/wells/{row}{column}.{kind}.parquet"
+
+
+def sweep_table(plate: str, combination: str, kind: str, extension: str) -> str:
+    return f"{sweep_dir(plate)}/{combination}/tables/{kind}.{extension}"
+
+
+def sweep_combinations(plate: str) -> str:
+    return f"{sweep_dir(plate)}/combinations.csv"
+
+
+def sweep_summary(plate: str, extension: str) -> str:
+    return f"{sweep_dir(plate)}/summary.{extension}"
+
+
+def sweep_plots(plate: str) -> str:
+    return f"{sweep_dir(plate)}/plots"
+
+
 def versions() -> str:
     return f"{RESULTS}/software_versions.csv"
 
