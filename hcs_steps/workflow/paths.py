@@ -36,8 +36,12 @@ def step_well(plate: str, step: str, row: str, column: str) -> str:
     return well_in(step_plate(plate, step), row, column)
 
 
+def measurements_dir(plate: str, segment: str) -> str:
+    return f"{RESULTS}/{plate}/measurements/{segment}"
+
+
 def segment_measurements(plate: str, segment: str, row: str, column: str, kind: str) -> str:
-    return f"{RESULTS}/{plate}/measurements/{segment}/{row}{column}.{kind}.parquet"
+    return f"{measurements_dir(plate, segment)}/{row}{column}.{kind}.parquet"
 
 
 def well_table(plate: str, row: str, column: str, kind: str) -> str:
@@ -65,10 +69,14 @@ def chain_step_plate(plate: str, chain: str, step: str) -> str:
     return f"{chain_dir(plate, chain)}/steps/{step}.zarr"
 
 
+def chain_measurements_dir(plate: str, chain: str, segment: str) -> str:
+    return f"{chain_dir(plate, chain)}/measurements/{segment}"
+
+
 def chain_measurements(
     plate: str, chain: str, segment: str, row: str, column: str, kind: str
 ) -> str:
-    return f"{chain_dir(plate, chain)}/measurements/{segment}/{row}{column}.{kind}.parquet"
+    return f"{chain_measurements_dir(plate, chain, segment)}/{row}{column}.{kind}.parquet"
 
 
 def chain_benchmark(plate: str, chain: str, rule: str, name: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hcs_steps.workflow import paths
 from hcs_steps.workflow.config import ConfigError, load_config
-from hcs_steps.workflow.sweep import Sweep
+from hcs_steps.workflow.sweep import Sweep, chain_digests
 
 DEFAULT_CONFIG = "config/config.yaml"
 # What a sweep writes directly under results/<plate>/sweep/ besides its combinations' folders.
@@ -26,7 +26,7 @@ def _load(path: str):
     config = load_config(path)
     plan = build_plan(config)
     plates = resolve_plates(config)
-    return config, plates, plan_sweep(config, plan, plates)
+    return plan, plates, plan_sweep(config, plan, plates)
 
 
 def unreferenced(plates, sweep: Sweep | None, root: Path = Path(".")) -> list[Path]:
@@ -91,12 +91,14 @@ def clean(configfile: str | None, delete: bool) -> int:
 
 
 def pick(name: str, configfile: str | None) -> int:
-    """Write combination ``name``'s values into the pipeline of ``configfile``."""
+    """Write combination ``name``'s values into the pipeline of ``configfile``, and move its
+    results into the plain run's place (:mod:`hcs_steps.workflow.refile`)."""
     from hcs_steps.workflow.promote import promote
+    from hcs_steps.workflow.refile import apply_moves, forget_parameters, plan_moves
 
     path = configfile or DEFAULT_CONFIG
     try:
-        _, _, sweep = _load(path)
+        plan, plates, sweep = _load(path)
         if sweep is None:
             raise ConfigError("the config has no sweep block to pick from")
         combination = sweep.combination(name)
@@ -109,4 +111,16 @@ def pick(name: str, configfile: str | None) -> int:
         print(f"{path}: {change}")
     if not changes:
         print(f"{path}: the pipeline already has the values of {name}")
+    moves = plan_moves(plates, plan, chain_digests(plan), combination.chains)
+    apply_moves(moves)
+    promoted = [move.target for move in moves if move.promoted]
+    print(
+        f"moved {len(promoted)} result(s) of {name} into the plain run's place and "
+        f"{len(moves) - len(promoted)} of the previous values into sweep/chains/"
+    )
+    try:
+        forget_parameters(promoted, path)
+    except RuntimeError as error:
+        print(f"hcs-steps sweep pick: {error}", file=sys.stderr)
+        return 1
     return 0

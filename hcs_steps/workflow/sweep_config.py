@@ -41,7 +41,7 @@ def _entry(config: dict, key: str, where: str) -> tuple[int, dict, str]:
     return index, entry, parameter
 
 
-def _check_values(config: dict, overrides: dict, where: str) -> None:
+def _check_values(config: dict, overrides: dict, where: str, what: str = "") -> None:
     """Let each touched step check its parameters with ``overrides`` applied."""
     from hcs_steps import steps
 
@@ -53,7 +53,7 @@ def _check_values(config: dict, overrides: dict, where: str) -> None:
         try:
             steps.validate_parameters(config["pipeline"][index]["step"], params)
         except (TypeError, ValueError) as error:
-            raise ConfigError(f"config key {where}: {error}") from None
+            raise ConfigError(f"config key {where}: {what}{error}") from None
 
 
 def _grid(config: dict, block: dict, limit: int) -> list[dict]:
@@ -181,7 +181,8 @@ def plan_sweep(config: dict, plan: Plan, plates: dict) -> Sweep | None:
     value_sets = []
     for index, combination in enumerate(overrides):
         position = where if where == "sweep.params" else f"{where}[{index}]"
-        _check_values(config, combination, position)
+        spelled = ", ".join(f"{key}={value!r}" for key, value in combination.items())
+        _check_values(config, combination, position, f"combination {spelled}: ")
         values = effective_values(plan, keys, combination)
         if values in value_sets:
             raise ConfigError(
