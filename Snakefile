@@ -12,6 +12,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/sweep_common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/steps.smk"
 include: "workflow/rules/tables.smk"
