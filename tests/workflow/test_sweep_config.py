@@ -133,3 +133,18 @@ def test_a_bad_sweep_is_refused_with_its_key_path(tiny_plate, sweep, message):
     with pytest.raises(ConfigError) as refused:
         planned(tiny_plate, sweep)
     assert f"config key {message}" in str(refused.value)
+
+
+def test_hcs_steps_plan_prints_the_combinations(tiny_plate, tmp_path, capsys):
+    from workflow_support import write_config
+
+    from hcs_steps.cli import main
+
+    path = write_config(tmp_path, make_config(tiny_plate, fuse=False, sweep={"params": GRID}))
+    assert main(["plan", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "sweep: 4 combination(s) of count.min_area, count.smoothing_sigma" in printed
+    assert (
+        "min_area-40_smoothing_sigma-1.5: count.min_area=40, count.smoothing_sigma=1.5" in printed
+    )
+    assert "segment_smooth: 0 sweep result(s) and the plain run's result for 4" in printed
