@@ -7,10 +7,15 @@ each segment whose digest changes, the plain run's wells move into the chain of 
 digest (combinations with the old values still find them) and the promoted chain's wells
 move into the plain run's place: nothing is recomputed for the swept wells.
 
-Snakemake keeps, per output, the parameters it was made with; those of a plain output
-that now holds the promoted result describe the old one and would make Snakemake redo it.
-``snakemake --cleanup-metadata`` drops those records; without a record Snakemake judges an
-output by its time stamps alone, and a moved result is newer than its inputs.
+Snakemake keeps, per output, the parameters and input paths it was made with. Those of a
+plain output that now holds the promoted result describe the old one; a chain result whose
+input moved, and a combination's well tables whose measurements moved, list old input
+paths. Each would make Snakemake redo an unchanged result, so ``snakemake --touch`` on
+exactly those outputs records them anew (dropping the records instead would leave the plain
+outputs without the parameters that must trigger a rerun when they change next). This is
+right only if every sweep result is up to date, so a promotion first checks that
+``snakemake -n sweep`` has nothing to do. The plain run's well tables built from moved
+measurements are removed: their content does change, and nothing else would say so.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from hcs_steps.plate import parse_well
 from hcs_steps.workflow import paths
 from hcs_steps.workflow.plan import Plan, Segment
+from hcs_steps.workflow.sweep import Sweep
+from hcs_steps.workflow.tables import MEASUREMENT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,49 @@ def plan_moves(plates, plan: Plan, before, after, root: Path = Path(".")) -> lis
     return moves
 
 
+def rewired_records(
+    plates, plan: Plan, sweep: Sweep, before, after, root: Path = Path(".")
+) -> list[Path]:
+    """Outputs whose results stay but whose inputs move: their Snakemake records are stale.
+
+    A chain result whose previous segment moves (into or out of the plain place), and the
+    well tables of a combination whose results move.
+    """
+    changed = {i for i, (old, new) in enumerate(zip(before, after, strict=True)) if old != new}
+    stale = []
+    for plate in plates:
+        for combination in sweep.combinations:
+            for segment in plan.segments[1:]:
+                chain, previous = combination.chains[segment.index], segment.index - 1
+                if chain != after[segment.index] and previous in changed:
+                    if combination.chains[previous] in (before[previous], after[previous]):
+                        stale += contents(places(plate, chain, segment, root)).values()
+            now_plain = tuple(c == a for c, a in zip(combination.chains, after, strict=True))
+            if now_plain != combination.plain:
+                for row, column in (parse_well(w) for w in sweep.wells[plate]):
+                    for kind in MEASUREMENT_COLUMNS:
+                        table = paths.sweep_well_table(plate, combination.name, row, column, kind)
+                        if (root / table).is_file():
+                            stale.append(root / table)
+    return list(dict.fromkeys(stale))
+
+
+def derived_tables(moves: list[Move], root: Path = Path(".")) -> list[Path]:
+    """The plain run's well tables built from measurements that a move replaces."""
+    wells = set()
+    for move in moves:
+        for end in (move.source, move.target):
+            if end.suffix == ".parquet" and end.parent.parent.name == "measurements":
+                plate = end.relative_to(root).parts[1]  # results/<plate>/...
+                wells.add((plate, end.name.split(".", 1)[0]))
+    tables = [
+        root / paths.well_table(plate, *parse_well(well), kind)
+        for plate, well in sorted(wells)
+        for kind in MEASUREMENT_COLUMNS
+    ]
+    return [table for table in tables if table.is_file()]
+
+
 def apply_moves(moves: list[Move]) -> None:
     """Rename each source onto its target, in order (a directory target is replaced)."""
     for move in moves:
@@ -98,19 +149,37 @@ def apply_moves(moves: list[Move]) -> None:
         os.replace(move.source, move.target)
 
 
-def forget_parameters(outputs: list[Path], configfile: str, root: Path = Path(".")) -> None:
-    """Drop Snakemake's records of ``outputs`` (``snakemake --cleanup-metadata``)."""
-    if not outputs:
-        return
+def snakemake(configfile: str, *args: str, root: Path = Path(".")):
+    """``python -m snakemake`` with this checkout's Snakefile and ``configfile`` in ``root``."""
     from hcs_steps.workflow.config import schema_path
 
     snakefile = schema_path().parents[2] / "Snakefile"
     command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(root)]
-    command += ["--configfile", str(Path(configfile).resolve()), "--cleanup-metadata"]
-    command += [str(path.relative_to(root)) for path in outputs]
-    result = subprocess.run(command, capture_output=True, text=True)
+    command += ["--configfile", str(Path(configfile).resolve()), "--cores", "1", *args]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def pending_sweep_jobs(configfile: str, root: Path = Path(".")) -> str:
+    """The job stats of ``snakemake -n sweep``; empty when the sweep is complete."""
+    result = snakemake(configfile, "sweep", "-n", "--quiet", "rules", root=root)
+    if result.returncode != 0:
+        raise RuntimeError(f"snakemake -n sweep failed:\n{result.stderr[-2000:]}")
+    output = result.stdout + result.stderr
+    return output.split("Job stats:")[1].strip() if "Job stats:" in output else ""
+
+
+def record_moved(outputs: list[Path], configfile: str, root: Path = Path(".")) -> None:
+    """Have Snakemake record the current parameters and inputs of ``outputs``.
+
+    ``snakemake --touch`` marks the jobs of stale records done without running them and
+    records them anew; only outputs whose content is known right are passed.
+    """
+    if not outputs:
+        return
+    targets = [str(path.relative_to(root)) for path in outputs]
+    result = snakemake(configfile, "--touch", *targets, root=root)
     if result.returncode != 0:
         raise RuntimeError(
-            "snakemake --cleanup-metadata failed, so Snakemake will recompute the promoted "
-            f"results:\n{result.stderr[-2000:]}"
+            "snakemake --touch failed, so Snakemake will recompute the promoted results:\n"
+            f"{result.stderr[-2000:]}"
         )

@@ -94,7 +94,14 @@ def pick(name: str, configfile: str | None) -> int:
     """Write combination ``name``'s values into the pipeline of ``configfile``, and move its
     results into the plain run's place (:mod:`hcs_steps.workflow.refile`)."""
     from hcs_steps.workflow.promote import promote
-    from hcs_steps.workflow.refile import apply_moves, forget_parameters, plan_moves
+    from hcs_steps.workflow.refile import (
+        apply_moves,
+        derived_tables,
+        pending_sweep_jobs,
+        plan_moves,
+        record_moved,
+        rewired_records,
+    )
 
     path = configfile or DEFAULT_CONFIG
     try:
@@ -102,8 +109,14 @@ def pick(name: str, configfile: str | None) -> int:
         if sweep is None:
             raise ConfigError("the config has no sweep block to pick from")
         combination = sweep.combination(name)
+        pending = pending_sweep_jobs(path)
+        if pending:
+            raise ConfigError(
+                "the sweep's results are not all there or up to date; run `snakemake sweep` "
+                f"first (then the picked results can be reused):\n{pending}"
+            )
         changes = promote(Path(path), combination.values)
-    except (ConfigError, FileNotFoundError, KeyError) as error:
+    except (ConfigError, FileNotFoundError, KeyError, RuntimeError) as error:
         message = error.args[0] if isinstance(error, KeyError) else error
         print(f"hcs-steps sweep pick: {path}: {message}", file=sys.stderr)
         return 2
@@ -111,15 +124,19 @@ def pick(name: str, configfile: str | None) -> int:
         print(f"{path}: {change}")
     if not changes:
         print(f"{path}: the pipeline already has the values of {name}")
-    moves = plan_moves(plates, plan, chain_digests(plan), combination.chains)
+    before, after = chain_digests(plan), combination.chains
+    moves = plan_moves(plates, plan, before, after)
     apply_moves(moves)
     promoted = [move.target for move in moves if move.promoted]
+    for table in derived_tables(moves):
+        table.unlink()
+    stale = promoted + rewired_records(plates, plan, sweep, before, after)
     print(
         f"moved {len(promoted)} result(s) of {name} into the plain run's place and "
         f"{len(moves) - len(promoted)} of the previous values into sweep/chains/"
     )
     try:
-        forget_parameters(promoted, path)
+        record_moved(stale, path)
     except RuntimeError as error:
         print(f"hcs-steps sweep pick: {error}", file=sys.stderr)
         return 1

@@ -32,7 +32,9 @@ def value_matrix(group: pd.DataFrame, combinations, wells) -> np.ndarray:
     return table.reindex(index=list(combinations), columns=list(wells)).to_numpy(dtype=float)
 
 
-def draw_sweep_plot(matrix: np.ndarray, combinations, wells, title: str, path) -> None:
+def draw_sweep_plot(
+    matrix: np.ndarray, combinations, wells, measurement: str, title: str, path
+) -> None:
     """Write one sweep plot PNG (see the module docstring)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -46,7 +48,7 @@ def draw_sweep_plot(matrix: np.ndarray, combinations, wells, title: str, path) -
     )
     image = per_well.imshow(np.ma.masked_invalid(matrix), cmap="viridis", aspect="auto")
     per_well.set_facecolor("0.85")
-    per_well.set_xticks(range(len(wells)), wells, fontsize=7, rotation=90)
+    per_well.set_xticks(range(len(wells)), wells, fontsize=7, rotation=90 if len(wells) > 12 else 0)
     per_well.set_yticks(range(len(combinations)), combinations, fontsize=7)
     per_well.set_title("value per well", fontsize=8)
     if matrix.size <= 400:  # small sweeps: the values are readable in the cells
@@ -67,9 +69,11 @@ def draw_sweep_plot(matrix: np.ndarray, combinations, wells, title: str, path) -
         spread.hlines(i, values.min(), values.max(), color="0.4", lw=0.8, zorder=0)
         spread.plot(values, np.full(values.size, i), "o", color="tab:blue", alpha=0.7, ms=3)
     spread.set_title("spread across wells", fontsize=8)
+    spread.set_xlabel(measurement, fontsize=7)
     spread.tick_params(labelsize=7)
     spread.grid(axis="x", color="0.9")
-    figure.colorbar(image, ax=per_well, shrink=0.8, location="bottom", pad=0.02)
+    colorbar = figure.colorbar(image, ax=per_well, shrink=0.8, location="bottom", pad=0.02)
+    colorbar.ax.tick_params(labelsize=7)
     figure.suptitle(title, fontsize=9)
     figure.savefig(path, metadata={"Software": None})
 
@@ -87,6 +91,7 @@ def write_sweep_plots(summary: pd.DataFrame, out_dir) -> list[Path]:
         path = out_dir / file_name(step, channel, measurement)
         plate = group["plate"].iloc[0]
         title = f"{plate}: {measurement} ({step}, {channel}) across the sweep"
-        draw_sweep_plot(value_matrix(group, combinations, wells), combinations, wells, title, path)
+        matrix = value_matrix(group, combinations, wells)
+        draw_sweep_plot(matrix, combinations, wells, measurement, title, path)
         written.append(path)
     return written

@@ -171,21 +171,35 @@ def test_promotion_reuses_the_swept_wells_results(swept, tmp_path, monkeypatch):
     promoted = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
     assert promoted["pipeline"][2]["params"]["min_area"] == 90
     assert promoted["pipeline"][2]["params"]["smoothing_sigma"] == 1.5
-    # the whole plate now: only the well outside the sweep (C02) runs its segments
+    # the whole plate now: only the well outside the sweep (C02) runs its segments, and no
+    # sweep result is redone (the previous values are kept as a chain of their own)
     dry = job_counts(run_snakemake(workdir, "-n"))
     assert dry["segment_normalize"] == dry["segment_smooth"] == dry["segment_count"] == 1
-    assert not any(rule.startswith("sweep_segment") for rule in dry)
-    counts = job_counts(run_snakemake(workdir))
-    assert counts["segment_count"] == 1
+    assert not any(rule.startswith("sweep") for rule in dry), dry
+    run_snakemake(workdir)
     results = workdir / "results" / "tiny"
     for well in SWEPT_WELLS:
         for kind in ("counts", "objects"):
             file = f"wells/{well}.{kind}.parquet"
             promoted_table = (results / "tables" / file).read_bytes()
             assert promoted_table == (results / "sweep" / picked / "tables" / file).read_bytes()
-    # the previous values are still a combination of the sweep: their results were kept
     assert job_counts(run_snakemake(workdir, "-n")) == {}
-    assert "C02" in set(pd.read_csv(results / "tables" / "counts.csv")["well"])
+    assert set(pd.read_csv(results / "tables" / "counts.csv")["well"]) == {"B02", "B03", "C02"}
+    # Snakemake still reruns what a later change of the promoted values affects
+    promoted["pipeline"][2]["params"]["min_area"] = 20
+    write_config(workdir, promoted)
+    dry = job_counts(run_snakemake(workdir, "-n"))
+    assert dry["segment_count"] == 3 and "segment_smooth" not in dry
+
+
+def test_promotion_waits_for_a_complete_sweep(swept, tmp_path, monkeypatch, capsys):
+    workdir = copy_workdir(swept[0], tmp_path / "incomplete")
+    (workdir / "results/tiny/sweep" / NAMES[1] / "tables/counts.csv").unlink()
+    before = (workdir / "config" / "config.yaml").read_text()
+    monkeypatch.chdir(workdir)
+    assert sweep_cli.pick(NAMES[3], None) == 2
+    assert "run `snakemake sweep` first" in capsys.readouterr().err
+    assert (workdir / "config" / "config.yaml").read_text() == before
 
 
 def test_a_bad_sweep_stops_snakemake_before_any_job(tmp_path, tiny_plate):
