@@ -148,3 +148,20 @@ def test_hcs_steps_plan_prints_the_combinations(tiny_plate, tmp_path, capsys):
         "min_area-40_smoothing_sigma-1.5: count.min_area=40, count.smoothing_sigma=1.5" in printed
     )
     assert "segment_smooth: 0 sweep result(s) and the plain run's result for 4" in printed
+
+
+def test_clean_lists_only_what_the_sweep_no_longer_uses(tiny_plate, tmp_path):
+    from hcs_steps.workflow.sweep_cli import unreferenced
+
+    _, sweep = planned(tiny_plate, {"params": GRID})
+    folder = tmp_path / "results" / "tiny" / "sweep"
+    used = [sweep.combinations[0].name, "plots", "combinations.csv", "summary.csv"]
+    used += [f"chains/{chain}" for chain in sweep.chains(2)]
+    old = ["min_area-70_smoothing_sigma-1.0", "chains/0123456789ab", ".summary.csv.1234.tmp"]
+    for name in used + old:
+        (folder / name).mkdir(parents=True)
+    (tmp_path / "results" / "tiny" / "steps" / "count.zarr").mkdir(parents=True)
+    stale = unreferenced(["tiny"], sweep, root=tmp_path)
+    assert sorted(str(p.relative_to(folder)) for p in stale) == sorted(old)
+    # without a sweep block every sweep result is stale, the plain run's never
+    assert unreferenced(["tiny"], None, root=tmp_path) == [folder]
