@@ -165,3 +165,21 @@ def test_clean_lists_only_what_the_sweep_no_longer_uses(tiny_plate, tmp_path):
     assert sorted(str(p.relative_to(folder)) for p in stale) == sorted(old)
     # without a sweep block every sweep result is stale, the plain run's never
     assert unreferenced(["tiny"], None, root=tmp_path) == [folder]
+
+
+def test_pick_names_the_combinations_when_given_another(tiny_plate, tmp_path, capsys):
+    from workflow_support import write_config
+
+    from hcs_steps.cli import main
+
+    path = write_config(tmp_path, make_config(tiny_plate, sweep={"params": GRID}))
+    before = path.read_text()
+    assert main(["sweep", "pick", "min_area-30", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert (
+        "no sweep combination 'min_area-30'; the sweep has min_area-20_smoothing_sigma-1.0" in error
+    )
+    plain = write_config(tmp_path / "plain", make_config(tiny_plate))
+    assert main(["sweep", "pick", "min_area-20_smoothing_sigma-1.0", str(plain)]) == 2
+    assert "the config has no sweep block to pick from" in capsys.readouterr().err
+    assert path.read_text() == before
