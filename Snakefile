@@ -17,9 +17,11 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/sweep_common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/steps.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/sweep.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -27,3 +29,4 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        sweep_outputs(),

@@ -1,4 +1,5 @@
-"""The ``hcs-steps`` console script: ``list`` and ``show`` the steps, ``plan`` a config.
+"""The ``hcs-steps`` console script: ``list`` and ``show`` the steps, ``plan`` a config,
+``sweep pick`` a parameter sweep's combination and ``sweep clean`` its stale results.
 
 Examples
 --------
@@ -64,6 +65,14 @@ def _plan(configfile: str | None) -> int:
     return plan_main(configfile)
 
 
+def _sweep(args) -> int:
+    from hcs_steps.workflow import sweep_cli
+
+    if args.action == "pick":
+        return sweep_cli.pick(args.combination, args.configfile)
+    return sweep_cli.clean(args.configfile, args.delete)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hcs-steps``.
 
@@ -84,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--plugin", action="append", default=[], help=plugin_help)
     plan = commands.add_parser("plan", help="print the plan a config would run")
     plan.add_argument("configfile", nargs="?", default=None)
+    sweep = commands.add_parser("sweep", help="promote a sweep combination, clean old results")
+    actions = sweep.add_subparsers(dest="action", required=True)
+    pick = actions.add_parser(
+        "pick", help="write a combination's values into the config's pipeline params"
+    )
+    pick.add_argument("combination", help="its name, as in results/<plate>/sweep/")
+    pick.add_argument("configfile", nargs="?", default=None)
+    clean = actions.add_parser(
+        "clean", help="list sweep results the config no longer refers to (--delete removes)"
+    )
+    clean.add_argument("configfile", nargs="?", default=None)
+    clean.add_argument("--delete", action="store_true", help="remove them (default: only list)")
     return parser
 
 
@@ -103,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             return _list(args.plugin)
         if args.command == "show":
             return _show(args.name, args.plugin)
+        if args.command == "sweep":
+            return _sweep(args)
         return _plan(args.configfile)
     except BrokenPipeError:
         # The reader left early (`hcs-steps list | head`): not an error. Point stdout at

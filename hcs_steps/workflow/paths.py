@@ -35,8 +35,12 @@ def step_well(plate: str, step: str, row: str, column: str) -> str:
     return well_in(step_plate(plate, step), row, column)
 
 
+def measurements_dir(plate: str, segment: str) -> str:
+    return f"{RESULTS}/{plate}/measurements/{segment}"
+
+
 def segment_measurements(plate: str, segment: str, row: str, column: str, kind: str) -> str:
-    return f"{RESULTS}/{plate}/measurements/{segment}/{row}{column}.{kind}.parquet"
+    return f"{measurements_dir(plate, segment)}/{row}{column}.{kind}.parquet"
 
 
 def well_table(plate: str, row: str, column: str, kind: str) -> str:
@@ -49,6 +53,53 @@ def plate_table(plate: str, kind: str, extension: str) -> str:
 
 def heatmaps(plate: str) -> str:
     return f"{RESULTS}/{plate}/heatmaps"
+
+
+def sweep_dir(plate: str) -> str:
+    return f"{RESULTS}/{plate}/sweep"
+
+
+def chain_dir(plate: str, chain: str) -> str:
+    """Results of sweep segments whose parameters differ from the plain run's, by digest."""
+    return f"{sweep_dir(plate)}/chains/{chain}"
+
+
+def chain_step_plate(plate: str, chain: str, step: str) -> str:
+    return f"{chain_dir(plate, chain)}/steps/{step}.zarr"
+
+
+def chain_measurements_dir(plate: str, chain: str, segment: str) -> str:
+    return f"{chain_dir(plate, chain)}/measurements/{segment}"
+
+
+def chain_measurements(
+    plate: str, chain: str, segment: str, row: str, column: str, kind: str
+) -> str:
+    return f"{chain_measurements_dir(plate, chain, segment)}/{row}{column}.{kind}.parquet"
+
+
+def chain_benchmark(plate: str, chain: str, rule: str, name: str) -> str:
+    return f"{chain_dir(plate, chain)}/benchmarks/{rule}/{name}.tsv"
+
+
+def sweep_well_table(plate: str, combination: str, row: str, column: str, kind: str) -> str:
+    return f"{sweep_dir(plate)}/{combination}/tables/wells/{row}{column}.{kind}.parquet"
+
+
+def sweep_table(plate: str, combination: str, kind: str, extension: str) -> str:
+    return f"{sweep_dir(plate)}/{combination}/tables/{kind}.{extension}"
+
+
+def sweep_combinations(plate: str) -> str:
+    return f"{sweep_dir(plate)}/combinations.csv"
+
+
+def sweep_summary(plate: str, extension: str) -> str:
+    return f"{sweep_dir(plate)}/summary.{extension}"
+
+
+def sweep_plots(plate: str) -> str:
+    return f"{sweep_dir(plate)}/plots"
 
 
 def versions() -> str:

@@ -6,6 +6,7 @@ import sys
 
 from hcs_steps.workflow.config import ConfigError, load_config
 from hcs_steps.workflow.plan import Plan, build_plan, well_resources
+from hcs_steps.workflow.sweep import Sweep
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -49,21 +50,64 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def format_sweep(sweep: Sweep, plan: Plan) -> str:
+    """Each combination, and for each segment which result it uses: the plain run's or a chain.
+
+    A chain (``chains/<digest>``) shared by several combinations runs once per well.
+    """
+    wells = "; ".join(f"{plate}: {', '.join(w)}" for plate, w in sweep.wells.items())
+    lines = [
+        f"sweep: {len(sweep.combinations)} combination(s) of {', '.join(sweep.keys)}",
+        f"  wells: {wells}",
+        "  jobs per well and segment (results shared by combinations are computed once):",
+    ]
+    for segment in plan.segments:
+        chains = sweep.chains(segment.index)
+        plain = sum(c.plain[segment.index] for c in sweep.combinations)
+        uses = [f"{len(chains)} sweep result(s)"]
+        if plain:
+            uses.append(f"the plain run's result for {plain} combination(s)")
+        lines.append(f"    {segment.rule_name}: {' and '.join(uses)}")
+    lines.append("  combinations (segment: plain = results/<plate>/steps, else chains/<digest>):")
+    for combination in sweep.combinations:
+        values = ", ".join(f"{key}={value!r}" for key, value in combination.values.items())
+        uses = ", ".join(
+            f"{segment.name}: {'plain' if shared else chain}"
+            for segment, chain, shared in zip(
+                plan.segments, combination.chains, combination.plain, strict=True
+            )
+        )
+        lines.append(f"    {combination.name}: {values}")
+        lines.append(f"      {uses}")
+    lines += [
+        "  rules: sweep_<segment rule> (group 'well'; one job per chain and well), "
+        "sweep_well_tables (group 'well'),",
+        "    localrules sweep_tables, sweep_combinations, sweep_summary, sweep_plots; "
+        "`snakemake sweep` builds only the sweep",
+    ]
+    return "\n".join(lines)
+
+
 def main(configfile: str | None = None) -> int:
     """Print the plan for ``configfile`` (default ``config/config.yaml``); 0 on success.
 
     An invalid config prints the key path at fault to stderr and returns 2.
     """
     from hcs_steps.workflow.sources import resolve_plates
+    from hcs_steps.workflow.sweep_config import plan_sweep
 
     path = configfile or DEFAULT_CONFIG
     try:
         config = load_config(path)
         plan = build_plan(config)
         plates = resolve_plates(config)
+        sweep = plan_sweep(config, plan, plates)
     except (ConfigError, FileNotFoundError) as error:
         print(f"hcs-steps plan: {path}: {error}", file=sys.stderr)
         return 2
     print(f"plan for {path}")
     print(format_plan(plan, config, plates))
+    if sweep:
+        print()
+        print(format_sweep(sweep, plan))
     return 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +11,7 @@ from workflow_support import (
     WELLS,
     build_tiny_plate,
     files_under,
+    job_counts,
     make_config,
     mtimes_under,
     numpy_pipeline,
@@ -23,15 +22,6 @@ from workflow_support import (
 from hcs_steps.plate import open_plate, read_well
 
 pytestmark = pytest.mark.slow
-
-
-def job_counts(result) -> dict[str, int]:
-    """The 'Job stats' table of a Snakemake run as {rule: count} (no table: nothing ran)."""
-    output = result.stdout + result.stderr
-    if "Job stats:" not in output:
-        return {}
-    table = output.split("Job stats:")[1].split("total")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}
 
 
 def planned_jobs(result, rule: str) -> list[str]:

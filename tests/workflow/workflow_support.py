@@ -8,6 +8,7 @@ wells so that the whole suite stays within minutes on two cores.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,12 @@ def files_under(path: Path) -> dict[str, bytes]:
 
 def mtimes_under(path: Path) -> dict[str, int]:
     return {str(p.relative_to(path)): p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
+
+
+def job_counts(result) -> dict[str, int]:
+    """The 'Job stats' table of a Snakemake run as {rule: count} (no table: nothing ran)."""
+    output = result.stdout + result.stderr
+    if "Job stats:" not in output:
+        return {}
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)}

@@ -1,0 +1,185 @@
+"""Move results between the plain run's place and the sweep's chains after a promotion.
+
+Where a segment's result lives follows from its digest (:mod:`hcs_steps.workflow.sweep`):
+under ``results/<plate>/steps/`` when it is the plain pipeline's, else under
+``sweep/chains/<digest>/``. ``hcs-steps sweep pick`` changes the plain pipeline, so for
+each segment whose digest changes, the plain run's wells move into the chain of their old
+digest (combinations with the old values still find them) and the promoted chain's wells
+move into the plain run's place: nothing is recomputed for the swept wells.
+
+Snakemake keeps, per output, the parameters and input paths it was made with. Those of a
+plain output that now holds the promoted result describe the old one; a chain result whose
+input moved, and a combination's well tables whose measurements moved, list old input
+paths. Each would make Snakemake redo an unchanged result, so ``snakemake --touch`` on
+exactly those outputs records them anew (dropping the records instead would leave the plain
+outputs without the parameters that must trigger a rerun when they change next). This is
+right only if every sweep result is up to date, so a promotion first checks that
+``snakemake -n sweep`` has nothing to do. The plain run's well tables built from moved
+measurements are removed: their content does change, and nothing else would say so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from hcs_steps.plate import parse_well
+from hcs_steps.workflow import paths
+from hcs_steps.workflow.plan import Plan, Segment
+from hcs_steps.workflow.sweep import Sweep
+from hcs_steps.workflow.tables import MEASUREMENT_COLUMNS
+
+
+@dataclass(frozen=True)
+class Move:
+    source: Path
+    target: Path
+    promoted: bool  # into the plain run's place (its Snakemake record is stale)
+
+
+def places(plate: str, chain: str | None, segment: Segment, root: Path) -> dict[str, Path]:
+    """The folders of a segment's results: each written step's plate and the measurements.
+
+    ``chain`` None: the plain run's place; else the chain ``sweep/chains/<chain>``.
+    """
+    if chain is None:
+        found = {step: paths.step_plate(plate, step) for step in segment.written}
+        found["measurements"] = paths.measurements_dir(plate, segment.name)
+    else:
+        found = {step: paths.chain_step_plate(plate, chain, step) for step in segment.written}
+        found["measurements"] = paths.chain_measurements_dir(plate, chain, segment.name)
+    return {kind: root / folder for kind, folder in found.items()}
+
+
+def contents(folders: dict[str, Path]) -> dict[tuple[str, str], Path]:
+    """What the folders of :func:`places` hold: well directories and measurement tables."""
+    found = {}
+    for kind, folder in folders.items():
+        if not folder.is_dir():
+            continue
+        if kind == "measurements":
+            found.update({(kind, table.name): table for table in folder.glob("*.parquet")})
+            continue
+        for well in folder.glob("*/*"):
+            if well.is_dir() and not (well.name + well.parent.name).startswith("."):
+                found[(kind, f"{well.parent.name}/{well.name}")] = well
+    return found
+
+
+def plan_moves(plates, plan: Plan, before, after, root: Path = Path(".")) -> list[Move]:
+    """The moves that re-file results when the plain digests go from ``before`` to ``after``.
+
+    For each changed segment: the plain run's results into the chain of ``before``
+    (unless that chain has them already), then the chain of ``after`` into the plain place.
+    """
+    moves = []
+    for plate in plates:
+        for segment in plan.segments:
+            old, new = before[segment.index], after[segment.index]
+            if old == new:
+                continue
+            plain, kept = places(plate, None, segment, root), places(plate, old, segment, root)
+            kept_contents = contents(kept)
+            moves += [
+                Move(source, kept[kind] / name, promoted=False)
+                for (kind, name), source in contents(plain).items()
+                if (kind, name) not in kept_contents
+            ]
+            promoted = contents(places(plate, new, segment, root))
+            moves += [
+                Move(source, plain[kind] / name, promoted=True)
+                for (kind, name), source in promoted.items()
+            ]
+    return moves
+
+
+def rewired_records(
+    plates, plan: Plan, sweep: Sweep, before, after, root: Path = Path(".")
+) -> list[Path]:
+    """Outputs whose results stay but whose inputs move: their Snakemake records are stale.
+
+    A chain result whose previous segment moves (into or out of the plain place), and the
+    well tables of a combination whose results move.
+    """
+    changed = {i for i, (old, new) in enumerate(zip(before, after, strict=True)) if old != new}
+    stale = []
+    for plate in plates:
+        for combination in sweep.combinations:
+            for segment in plan.segments[1:]:
+                chain, previous = combination.chains[segment.index], segment.index - 1
+                if chain != after[segment.index] and previous in changed:
+                    if combination.chains[previous] in (before[previous], after[previous]):
+                        stale += contents(places(plate, chain, segment, root)).values()
+            now_plain = tuple(c == a for c, a in zip(combination.chains, after, strict=True))
+            if now_plain != combination.plain:
+                for row, column in (parse_well(w) for w in sweep.wells[plate]):
+                    for kind in MEASUREMENT_COLUMNS:
+                        table = paths.sweep_well_table(plate, combination.name, row, column, kind)
+                        if (root / table).is_file():
+                            stale.append(root / table)
+    return list(dict.fromkeys(stale))
+
+
+def derived_tables(moves: list[Move], root: Path = Path(".")) -> list[Path]:
+    """The plain run's well tables built from measurements that a move replaces."""
+    wells = set()
+    for move in moves:
+        for end in (move.source, move.target):
+            if end.suffix == ".parquet" and end.parent.parent.name == "measurements":
+                plate = end.relative_to(root).parts[1]  # results/<plate>/...
+                wells.add((plate, end.name.split(".", 1)[0]))
+    tables = [
+        root / paths.well_table(plate, *parse_well(well), kind)
+        for plate, well in sorted(wells)
+        for kind in MEASUREMENT_COLUMNS
+    ]
+    return [table for table in tables if table.is_file()]
+
+
+def apply_moves(moves: list[Move]) -> None:
+    """Rename each source onto its target, in order (a directory target is replaced)."""
+    for move in moves:
+        move.target.parent.mkdir(parents=True, exist_ok=True)
+        if move.target.is_dir():
+            shutil.rmtree(move.target)
+        os.replace(move.source, move.target)
+
+
+def snakemake(configfile: str, *args: str, root: Path = Path(".")):
+    """``python -m snakemake`` with this checkout's Snakefile and ``configfile`` in ``root``."""
+    from hcs_steps.workflow.config import schema_path
+
+    snakefile = schema_path().parents[2] / "Snakefile"
+    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(root)]
+    command += ["--configfile", str(Path(configfile).resolve()), "--cores", "1", *args]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def pending_sweep_jobs(configfile: str, root: Path = Path(".")) -> str:
+    """The job stats of ``snakemake -n sweep``; empty when the sweep is complete."""
+    result = snakemake(configfile, "sweep", "-n", "--quiet", "rules", root=root)
+    if result.returncode != 0:
+        raise RuntimeError(f"snakemake -n sweep failed:\n{result.stderr[-2000:]}")
+    output = result.stdout + result.stderr
+    return output.split("Job stats:")[1].strip() if "Job stats:" in output else ""
+
+
+def record_moved(outputs: list[Path], configfile: str, root: Path = Path(".")) -> None:
+    """Have Snakemake record the current parameters and inputs of ``outputs``.
+
+    ``snakemake --touch`` marks the jobs of stale records done without running them and
+    records them anew; only outputs whose content is known right are passed.
+    """
+    if not outputs:
+        return
+    targets = [str(path.relative_to(root)) for path in outputs]
+    result = snakemake(configfile, "--touch", *targets, root=root)
+    if result.returncode != 0:
+        raise RuntimeError(
+            "snakemake --touch failed, so Snakemake will recompute the promoted results:\n"
+            f"{result.stderr[-2000:]}"
+        )

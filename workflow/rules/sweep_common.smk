@@ -1,0 +1,98 @@
+# The sweep's combinations (the config's `sweep` block) and the helpers its rules share.
+from hcs_steps.workflow.sweep_config import plan_sweep
+
+# Refused here, like the rest of the config, before any job runs.
+SWEEP = plan_sweep(config, PLAN, PLATES)
+SWEEP_NAMES = [c.name for c in SWEEP.combinations] if SWEEP else []
+
+
+def sweep_wells(plate):
+    return [parse_well(well) for well in SWEEP.wells[plate]]
+
+
+def sweep_segment_input_plate(segment):
+    """The plate a sweep segment reads: the input, or the previous segment of its chain."""
+
+    def input_plate(wildcards):
+        if segment.index == 0:
+            return PLATES[wildcards.plate].input_plate
+        owner = SWEEP.chain_owner(segment.index, wildcards.chain)
+        previous = PLAN.segments[segment.index - 1]
+        return owner.step_plate(wildcards.plate, previous.index, previous.output_step)
+
+    return input_plate
+
+
+def sweep_segment_input_well(segment):
+    def input_well(wildcards):
+        plate = sweep_segment_input_plate(segment)(wildcards)
+        return paths.well_in(plate, wildcards.row, wildcards.column)
+
+    return input_well
+
+
+def sweep_segment_spec(segment):
+    """The segment as the chain's combination configures it (a rerun trigger, like steps)."""
+
+    def spec(wildcards):
+        owner = SWEEP.chain_owner(segment.index, wildcards.chain)
+        return owner.plan.segments[segment.index].spec()
+
+    return spec
+
+
+def sweep_segment_output_plates(segment):
+    def output_plates(wildcards):
+        return {
+            name: paths.chain_step_plate(wildcards.plate, wildcards.chain, name)
+            for name in segment.written
+        }
+
+    return output_plates
+
+
+def sweep_well_measurements(kind):
+    def measurements(wildcards):
+        combination = SWEEP.combination(wildcards.combination)
+        return [
+            combination.measurements(
+                wildcards.plate, segment.index, wildcards.row, wildcards.column, kind
+            )
+            for segment in PLAN.segments
+        ]
+
+    return measurements
+
+
+def sweep_plate_well_tables(kind):
+    def well_tables(wildcards):
+        return [
+            paths.sweep_well_table(wildcards.plate, wildcards.combination, r, c, kind)
+            for r, c in sweep_wells(wildcards.plate)
+        ]
+
+    return well_tables
+
+
+def sweep_summaries(wildcards):
+    """Every combination's well summary, in the order of SWEEP_NAMES."""
+    return [
+        paths.sweep_table(wildcards.plate, name, "summary", "parquet")
+        for name in SWEEP_NAMES
+    ]
+
+
+def sweep_outputs():
+    """What a sweep adds to `snakemake`'s default targets (nothing without one)."""
+    if not SWEEP:
+        return []
+    targets = []
+    for plate in PLATES:
+        targets += [paths.sweep_combinations(plate), paths.sweep_plots(plate)]
+        targets += [paths.sweep_summary(plate, ext) for ext in ("csv", "parquet")]
+        targets += [
+            paths.sweep_table(plate, name, kind, "csv")
+            for name in SWEEP_NAMES
+            for kind in ("counts", "objects", "summary")
+        ]
+    return targets
