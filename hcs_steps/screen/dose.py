@@ -52,18 +52,16 @@ def fit_logistic4(concentrations, values) -> dict:
     }  # fmt: skip
     if len(np.unique(x)) < 4 or len(x) < 5:  # four parameters need more distinct doses
         return failed
-    rising = np.corrcoef(x, y)[0, 1] >= 0 if np.std(y) else True
-    start = [y.min(), y.max(), np.median(x), -1.0 if rising else 1.0]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optimize.OptimizeWarning)
-            params, covariance = optimize.curve_fit(logistic4, x, y, p0=start, maxfev=20000)
-    except (RuntimeError, ValueError):
+    best = _best_fit(x, y)
+    if best is None:
         return failed
-    bottom, top, log_ec50, hill = params
+    (bottom, top, log_ec50, hill), covariance = best
+    if top < bottom:  # the same curve with the plateaus named the other way round
+        bottom, top, hill = top, bottom, -hill
     spread = float(np.sqrt(covariance[2, 2])) if np.isfinite(covariance[2, 2]) else np.nan
     t = stats.t.ppf(0.975, len(x) - 4)
-    # The model's ``hill`` runs against concentration; report the usual sign (> 0 rising).
+    # top is the upper plateau; the model's hill runs against concentration, so report the
+    # usual sign: > 0 for a response that rises with the dose.
     return {
         "n_points": len(x),
         "ec50": float(10**log_ec50),
@@ -74,6 +72,35 @@ def fit_logistic4(concentrations, values) -> dict:
         "bottom": float(bottom),
         "fitted": True,
     }
+
+
+def _best_fit(x, y):
+    """The least-squares fit from several starts, within bounds that keep it a dose curve.
+
+    Four parameters on a handful of doses have local minima (a flat curve with plateaus far
+    outside the data, say): start at each quartile of the doses, with both slopes, and
+    bound the plateaus to the data's range widened by its span, the EC50 to a decade
+    beyond the doses tested, and the slope to |hill| <= 10.
+    """
+    span = max(y.max() - y.min(), 1e-12)
+    lower = [y.min() - span, y.min() - span, x.min() - 1, -10]
+    upper = [y.max() + span, y.max() + span, x.max() + 1, 10]
+    best, best_error = None, np.inf
+    for log_ec50 in np.quantile(x, [0.25, 0.5, 0.75]):
+        for hill in (-1.0, 1.0):
+            start = [y.min(), y.max(), log_ec50, hill]
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optimize.OptimizeWarning)
+                    params, covariance = optimize.curve_fit(
+                        logistic4, x, y, p0=start, bounds=(lower, upper), maxfev=20000
+                    )
+            except (RuntimeError, ValueError):
+                continue
+            error = float(np.sum((logistic4(x, *params) - y) ** 2))
+            if error < best_error:
+                best, best_error = (params, covariance), error
+    return best
 
 
 def dose_response(normalised: pd.DataFrame) -> pd.DataFrame:

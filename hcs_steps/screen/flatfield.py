@@ -16,16 +16,20 @@ import importlib.util
 
 import numpy as np
 
-METHODS = ("auto", "basic", "median")
+METHODS = ("median", "basic")
 
 
 def estimate_flatfield(
-    fields, *, method: str = "auto", darkfield: bool = False, sigma: float | None = None
+    fields, *, method: str = "median", darkfield: bool = False, sigma: float | None = None
 ):
     """The flat field (Y, X; mean 1) and dark field (Y, X; zeros unless asked for) of a
     channel, from its ``fields`` (N, Y, X): one plane per field, e.g. max projections.
 
-    ``auto`` uses ``basic`` when basicpy is installed, else ``median``.
+    ``median`` is the default because it measured better on sparse fluorescence fields
+    (the demo plate's 12 fields per channel under a synthetic vignette: 2.5-2.8 % median
+    error of the flat field, against 0.7-6 % for ``basic``, whose low-rank model wants many
+    fields); ``basic`` needs ``pip install 'hcs-steps[flatfield]'`` and can estimate a dark
+    field.
 
     Examples
     --------
@@ -45,11 +49,15 @@ def estimate_flatfield(
         )
     if method not in METHODS:
         raise ValueError(f"flat-field method {method!r} is not one of {', '.join(METHODS)}")
-    if method == "auto":
-        method = "basic" if importlib.util.find_spec("basicpy") else "median"
     if method == "basic":
+        if importlib.util.find_spec("basicpy") is None:
+            raise ImportError(
+                "flat-field method 'basic' needs basicpy: pip install 'hcs-steps[flatfield]'"
+            )
         flat, dark = _basic(fields, darkfield)
     else:
+        if darkfield:
+            raise ValueError("flat-field method 'median' estimates no dark field; use 'basic'")
         flat, dark = _median(fields, sigma), np.zeros(fields.shape[1:])
     flat = flat / flat.mean()
     return flat.astype(np.float32), dark.astype(np.float32)
