@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+#: The steepest Hill slope a fit may take; one that runs into it is no dose response.
+SLOPE_BOUND = 10.0
+
 FIT_COLUMNS = [
     "plate", "compound", "step", "channel", "measurement", "n_points", "ec50", "ec50_low",
     "ec50_high", "hill", "top", "bottom", "fitted",
@@ -60,17 +63,23 @@ def fit_logistic4(concentrations, values) -> dict:
         bottom, top, hill = top, bottom, -hill
     spread = float(np.sqrt(covariance[2, 2])) if np.isfinite(covariance[2, 2]) else np.nan
     t = stats.t.ppf(0.975, len(x) - 4)
+    low, high = 10 ** (log_ec50 - t * spread), 10 ** (log_ec50 + t * spread)
+    # A response that does not follow the doses (a flat one, say) still gives numbers: its
+    # slope runs into the bound or its EC50 has no finite interval. Those are not fits.
+    meaningful = bool(
+        np.isfinite([low, high]).all() and high > 0 and abs(hill) < 0.999 * SLOPE_BOUND
+    )
     # top is the upper plateau; the model's hill runs against concentration, so report the
     # usual sign: > 0 for a response that rises with the dose.
     return {
         "n_points": len(x),
         "ec50": float(10**log_ec50),
-        "ec50_low": float(10 ** (log_ec50 - t * spread)),
-        "ec50_high": float(10 ** (log_ec50 + t * spread)),
+        "ec50_low": float(low),
+        "ec50_high": float(high),
         "hill": float(-hill),
         "top": float(top),
         "bottom": float(bottom),
-        "fitted": True,
+        "fitted": meaningful,
     }
 
 
@@ -83,8 +92,8 @@ def _best_fit(x, y):
     beyond the doses tested, and the slope to |hill| <= 10.
     """
     span = max(y.max() - y.min(), 1e-12)
-    lower = [y.min() - span, y.min() - span, x.min() - 1, -10]
-    upper = [y.max() + span, y.max() + span, x.max() + 1, 10]
+    lower = [y.min() - span, y.min() - span, x.min() - 1, -SLOPE_BOUND]
+    upper = [y.max() + span, y.max() + span, x.max() + 1, SLOPE_BOUND]
     best, best_error = None, np.inf
     for log_ec50 in np.quantile(x, [0.25, 0.5, 0.75]):
         for hill in (-1.0, 1.0):

@@ -58,8 +58,17 @@ def plate_matrix(values: dict[str, float], rows, columns) -> np.ndarray:
     return matrix
 
 
-def draw_heatmap(matrix: np.ndarray, rows, columns, title: str, path) -> None:
-    """Write one heatmap PNG (wells without a value are left grey)."""
+# How control wells are outlined on a heatmap (the layout's roles).
+CONTROL_OUTLINES = {"negative": "tab:blue", "positive": "tab:red", "empty": "0.4"}
+# The normalised values drawn beside each measurement when the plate has a layout.
+NORMALISED = {"robust_z": "robust z-score", "percent_of_negative": "% of negative control"}
+
+
+def draw_heatmap(
+    matrix: np.ndarray, rows, columns, title: str, path, roles: dict | None = None
+) -> None:
+    """Write one heatmap PNG (wells without a value are left grey; control wells of
+    ``roles``, well -> role, outlined in their role's colour)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -78,8 +87,31 @@ def draw_heatmap(matrix: np.ndarray, rows, columns, title: str, path) -> None:
             if not np.isnan(value):
                 colour = "k" if image.norm(value) > 0.5 else "w"
                 axes.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=6, color=colour)
+    _outline_controls(axes, roles or {}, rows, columns)
     figure.colorbar(image, ax=axes, shrink=0.8)
     figure.savefig(path, metadata={"Software": None})
+
+
+def _outline_controls(axes, roles: dict, rows, columns) -> None:
+    from matplotlib.patches import Rectangle
+
+    shown = set()
+    for well, role in roles.items():
+        colour = CONTROL_OUTLINES.get(role)
+        row, column = parse_well(well)
+        if colour is None or row not in rows or column not in columns:
+            continue
+        axes.add_patch(
+            Rectangle(
+                (columns.index(column) - 0.5, rows.index(row) - 0.5), 1, 1, fill=False,
+                edgecolor=colour, linewidth=1.6, label=None if role in shown else role,
+            )
+        )  # fmt: skip
+        shown.add(role)
+    if shown:
+        axes.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3, fontsize=7, frameon=False
+        )
 
 
 def write_heatmaps(summary: pd.DataFrame, out_dir, *, plate_wells, layout="auto") -> list[Path]:
@@ -88,12 +120,22 @@ def write_heatmaps(summary: pd.DataFrame, out_dir, *, plate_wells, layout="auto"
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, columns = layout_grid(plate_wells, layout)
     written = []
+    roles = {}
+    if "role" in summary:
+        roles = dict(zip(summary["well"], summary["role"], strict=False))
     for (step, channel, measurement), group in summary.groupby(
         ["step", "channel", "measurement"], sort=True
     ):
-        path = out_dir / file_name(step, channel, measurement)
-        matrix = plate_matrix(dict(zip(group["well"], group["value"], strict=True)), rows, columns)
         plate = group["plate"].iloc[0]
-        draw_heatmap(matrix, rows, columns, f"{plate}: {measurement} ({step}, {channel})", path)
-        written.append(path)
+        drawn = {"value": (measurement, file_name(step, channel, measurement))}
+        for column, label in NORMALISED.items():
+            if column in group and group[column].notna().any():
+                name = file_name(step, channel, f"{measurement}.{column}")
+                drawn[column] = (f"{measurement}, {label}", name)
+        for column, (label, name) in drawn.items():
+            values = dict(zip(group["well"], group[column], strict=True))
+            path = out_dir / name
+            title = f"{plate}: {label} ({step}, {channel})"
+            draw_heatmap(plate_matrix(values, rows, columns), rows, columns, title, path, roles)
+            written.append(path)
     return written

@@ -54,20 +54,66 @@ def well_tables(inputs: dict[str, list[str]], outputs: dict[str, str], log: str)
 
 
 def plate_tables(
-    inputs: dict[str, list[str]], outputs: dict[str, tuple[str, str]], log: str
+    inputs: dict[str, list[str]],
+    outputs: dict[str, tuple[str, str]],
+    log: str,
+    layout=None,
 ) -> None:
     """Merge the wells' tables into plate tables (Parquet and CSV) and the well summary.
 
     ``outputs`` maps ``counts``, ``objects`` and ``summary`` to ``(parquet, csv)`` paths.
+    With a ``layout`` (:func:`hcs_steps.screen.layout.read_layout`) every table gains its
+    columns, and the summary the values normalised to the controls.
     """
     with job_logger(log) as logger:
         merged = {
             kind: tables.read_tables(inputs[kind], kind) for kind in tables.MEASUREMENT_COLUMNS
         }
         merged["summary"] = tables.well_summary(merged["counts"], merged["objects"])
+        if layout is not None:
+            from hcs_steps.screen.normalise import normalise
+
+            for kind in tables.MEASUREMENT_COLUMNS:
+                merged[kind] = merged[kind].merge(layout, on="well", how="left")
+            merged["summary"] = normalise(merged["summary"], layout)
+            logger.info("layout: %s", layout["role"].value_counts().to_dict())
         for kind, (parquet, csv) in outputs.items():
             tables.write_outputs(merged[kind], parquet=parquet, csv=csv)
             logger.info("%s: %d rows", kind, len(merged[kind]))
+
+
+def plate_qc(
+    summary: str, settings: dict, outputs: dict[str, tuple[str, str]], plots: dict, log: str
+) -> None:
+    """Plate QC (Z', SSMD) and dose-response fits from a normalised summary, with plots.
+
+    ``outputs`` maps ``qc`` and ``dose_response`` to ``(parquet, csv)`` paths; ``plots`` has
+    the QC figure's path (``qc``) and the dose-response plots' folder (``dose_response``).
+    """
+    import pandas as pd
+
+    from hcs_steps.screen.dose import dose_response
+    from hcs_steps.screen.plots import dose_plots, qc_plot
+    from hcs_steps.screen.qc import plate_qc as compute_qc
+
+    with job_logger(log) as logger:
+        normalised = pd.read_parquet(summary)
+        results = {
+            "qc": compute_qc(normalised, settings["z_prime_min"]),
+            "dose_response": dose_response(normalised),
+        }
+        for kind, (parquet, csv) in outputs.items():
+            tables.write_outputs(results[kind], parquet=parquet, csv=csv)
+        passed = qc_plot(results["qc"], settings["measurement"], plots["qc"])
+        curves = dose_plots(normalised, results["dose_response"], plots["dose_response"])
+        logger.info(
+            "QC on %s (Z' >= %s): %s; %d dose-response fits, %d plots",
+            settings["measurement"],
+            settings["z_prime_min"],
+            "pass" if passed else "fail or not assessed",
+            len(results["dose_response"]),
+            len(curves),
+        )
 
 
 def heatmaps(summary: str, out_dir: str, plate: PlateInput, layout, log: str) -> None:

@@ -22,6 +22,7 @@ class PlateInput:
     pattern: str | None
     missing: str
     timepoint: int | None
+    layout: str | None
     wells: tuple[str, ...]
     plate_wells: tuple[str, ...]
     channel_names: tuple[str, ...]
@@ -33,6 +34,19 @@ class PlateInput:
     @property
     def input_plate(self) -> str:
         return paths.ingested_plate(self.name) if self.ingest else self.path
+
+    def read_layout(self):
+        """The plate's layout (every plate well; all samples when none is configured)."""
+        import pandas as pd
+
+        from hcs_steps.screen.layout import LAYOUT_COLUMNS, read_layout
+
+        if self.layout:
+            return read_layout(self.layout, self.plate_wells)
+        return pd.DataFrame(
+            {"well": list(self.plate_wells), "condition": "", "compound": "", "role": "sample",
+             "concentration": float("nan")}
+        )[LAYOUT_COLUMNS]  # fmt: skip
 
     def source_settings(self) -> dict:
         """The settings that decide what is read from the source (a rerun trigger)."""
@@ -85,6 +99,7 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
         entry.get("pattern"),
         entry["missing"],
         entry.get("timepoint"),
+        entry.get("layout"),
         (),
         (),
         (),
@@ -98,6 +113,14 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
         entry.get("wells", config["wells"]), list(source.wells), "well", wells_key, canonical_well
     )
     channels = _selected(config["channels"], list(source.channel_names), "channel", "channels")
+    if entry.get("layout"):
+        # Read now, so that a bad layout stops the run before any job, naming its line.
+        from hcs_steps.screen.layout import LayoutError, read_layout
+
+        try:
+            read_layout(entry["layout"], source.wells)
+        except LayoutError as error:
+            raise ConfigError(f"config key plates.{name}.layout: {error}") from None
     for index, step in enumerate(config["pipeline"]):
         if step["channel"] != "all":
             _selected(step["channel"], list(channels), "channel", f"pipeline[{index}].channel")
@@ -108,6 +131,7 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
         entry.get("pattern"),
         entry["missing"],
         entry.get("timepoint"),
+        entry.get("layout"),
         tuple(sort_wells(wells)),
         tuple(source.wells),
         channels,

@@ -39,6 +39,7 @@ localrules:
     all,
     plate_metadata,
     plate_tables,
+    plate_qc,
     heatmaps,
     software_versions,
     config_copy,
@@ -138,4 +139,12 @@ def final_outputs():
             for kind in ("counts", "objects", "summary")
         ]
         targets.append(paths.heatmaps(plate))
+        if PLATES[plate].layout:
+            targets.append(paths.plate_table(plate, "qc", "csv"))
     return targets
+
+
+def plate_layout_file(wildcards):
+    """The plate's layout CSV as an input (edits rerun the tables), or nothing."""
+    layout = PLATES[wildcards.plate].layout
+    return [layout] if layout else []

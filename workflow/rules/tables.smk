@@ -28,6 +28,7 @@ rule plate_tables:
     input:
         counts=plate_well_tables("counts"),
         objects=plate_well_tables("objects"),
+        layout=plate_layout_file,
     output:
         counts=paths.plate_table("{plate}", "counts", "parquet"),
         counts_csv=report(
@@ -50,6 +51,7 @@ rule plate_tables:
     params:
         version=VERSION,
     run:
+        plate = PLATES[wildcards.plate]
         jobs.plate_tables(
             {"counts": input.counts, "objects": input.objects},
             {
@@ -57,6 +59,57 @@ rule plate_tables:
                 "objects": (output.objects, output.objects_csv),
                 "summary": (output.summary, output.summary_csv),
             },
+            log[0],
+            layout=plate.read_layout() if plate.layout else None,
+        )
+
+
+# Plate context, for a plate with a layout: QC of its controls, dose-response fits.
+rule plate_qc:
+    input:
+        paths.plate_table("{plate}", "summary", "parquet"),
+    output:
+        qc=paths.plate_table("{plate}", "qc", "parquet"),
+        qc_csv=report(
+            paths.plate_table("{plate}", "qc", "csv"),
+            caption="../report/qc.rst",
+            category="Quality control",
+            subcategory="{plate}",
+        ),
+        qc_plot=report(
+            f"{paths.RESULTS}/{{plate}}/qc/plate_qc.png",
+            caption="../report/qc_plot.rst",
+            category="Quality control",
+            subcategory="{plate}",
+        ),
+        dose=paths.plate_table("{plate}", "dose_response", "parquet"),
+        dose_csv=report(
+            paths.plate_table("{plate}", "dose_response", "csv"),
+            caption="../report/dose_response.rst",
+            category="Dose response",
+            subcategory="{plate}",
+        ),
+        dose_plots=report(
+            directory(f"{paths.RESULTS}/{{plate}}/qc/dose_response"),
+            patterns=["{name}.png"],
+            caption="../report/dose_response.rst",
+            category="Dose response",
+            subcategory="{plate}",
+        ),
+    log:
+        paths.log("{plate}", "plate_qc", "plate"),
+    params:
+        qc=config["qc"],
+        version=VERSION,
+    run:
+        jobs.plate_qc(
+            input[0],
+            params.qc,
+            {
+                "qc": (output.qc, output.qc_csv),
+                "dose_response": (output.dose, output.dose_csv),
+            },
+            {"qc": output.qc_plot, "dose_response": output.dose_plots},
             log[0],
         )
 
