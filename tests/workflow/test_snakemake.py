@@ -236,6 +236,8 @@ def test_demo_config_runs_end_to_end(tmp_path):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["wells"] = ["B03", "C04"]
     write_config(tmp_path, config)
+    layout = config["plates"]["demo"]["layout"]  # relative to the working directory
+    (tmp_path / layout).write_text((REPO / layout).read_text())
     run_snakemake(tmp_path)
     results = tmp_path / "results" / "demo"
     assert (results / "ingested.zarr" / "zarr.json").is_file()
