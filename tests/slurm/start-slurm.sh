@@ -105,6 +105,8 @@ MinJobAge=300
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1
 KillWait=5
+# A request the node can never satisfy is refused by sbatch instead of pending forever.
+EnforcePartLimits=ALL
 $node Gres=gpu:2 State=UNKNOWN
 PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=localhost MaxTime=INFINITE State=UP
