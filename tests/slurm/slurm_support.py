@@ -83,7 +83,11 @@ def job_environment(**extra: str) -> dict[str, str]:
 
 
 def run_on_slurm(
-    workdir: Path, profile: Path, *args: str, env: dict | None = None
+    workdir: Path,
+    profile: Path,
+    *args: str,
+    env: dict | None = None,
+    timeout: float = RUN_TIMEOUT,
 ) -> subprocess.CompletedProcess:
     """``snakemake --profile <profile>`` on the repository's Snakefile, with a time bound."""
     return subprocess.run(
@@ -91,7 +95,7 @@ def run_on_slurm(
         capture_output=True,
         text=True,
         env=env or job_environment(),
-        timeout=RUN_TIMEOUT,
+        timeout=timeout,
     )
 
 
