@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 import numpy as np
 import pandas as pd
 
-from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot
+from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot, in_slurm_job
 from hcs_steps.workflow.joblog import job_logger
 from hcs_steps.workflow.tables import MEASUREMENT_COLUMNS, tidy, write_table
 
@@ -29,6 +30,28 @@ def applies_to(step: dict, channel: str) -> bool:
     (True, False)
     """
     return step["channels"] == "all" or channel in step["channels"]
+
+
+def _usable_slot(slot: GpuSlot, spec: dict, well: str) -> GpuSlot:
+    """The slot itself, or the CPU when the GPU it names has no CUDA behind it.
+
+    SLURM hands out GPUs by its gres configuration, not by asking CUDA: a node without an
+    NVIDIA driver (a test cluster's fake GPUs, a broken driver) still gets
+    CUDA_VISIBLE_DEVICES. The plan was made on the login node with ``gpu: true``, so the
+    job decides here: libraries that also run on the CPU do, CuPy cannot.
+    """
+    from hcs_steps.memory.adapters import adapter_for
+    from hcs_steps.memory.device import cuda_available
+
+    if slot.gpu_id is None or cuda_available():
+        return slot
+    if not adapter_for(spec["memory_type"]).host_capable:
+        raise RuntimeError(
+            f"well {well}, segment {spec['segment']}: {spec['memory_type']} needs CUDA, but "
+            f"{slot.reason} has no usable CUDA device here (no NVIDIA driver); pin the step's "
+            "backend to a library that also runs on the CPU, or run on a CUDA node"
+        )
+    return GpuSlot("cpu", None, f"{slot.reason}, but CUDA cannot use it (no NVIDIA driver)")
 
 
 def _stack_results(well: str, name: str, per_field: list[list[np.ndarray]]) -> np.ndarray:
@@ -117,6 +140,12 @@ def run_segment_on_data(
         for step in spec["steps"]
     }
     wants_gpu = spec["device"] == "gpu"
+    if in_slurm_job():
+        logger.info(
+            "SLURM job %s: CUDA_VISIBLE_DEVICES=%s",
+            os.environ["SLURM_JOB_ID"],
+            os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)"),
+        )
     with (
         gpu_slot()
         if wants_gpu
@@ -124,6 +153,8 @@ def run_segment_on_data(
             GpuSlot("cpu", None, f"planned for the CPU: {spec['device_reason']}")
         ) as slot
     ):
+        if wants_gpu:
+            slot = _usable_slot(slot, spec, well)
         logger.info(
             "segment %s (%s): device %s - %s",
             spec["segment"],

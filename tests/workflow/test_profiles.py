@@ -16,9 +16,11 @@ CLUSTER = {
     "jobs": 100,
     "cores": None,
     "resources": ["gpu=8"],
-    "group-components": {"well": 4},
+    "group-components": {"well": 1},
     "config": ["gpu=True"],
     "latency-wait": 60,
+    "retries": 1,
+    "slurm-status-command": "squeue",
     "rerun-incomplete": True,
 }
 

@@ -79,3 +79,27 @@ def test_gpu_segment_without_a_gpu_runs_on_cpu_and_says_so(tmp_path, tiny_plate,
     outputs, _, log = run(tmp_path, tiny_plate, spec)
     assert read_well(outputs["project"], "B03").shape == (1, 2, 1, 64, 64)
     assert "no GPU for this GPU-typed segment: torch runs on the CPU" in log
+
+
+def test_a_gpu_slurm_gave_without_cuda_behind_it_runs_on_cpu(tmp_path, tiny_plate, monkeypatch):
+    from hcs_steps.memory.device import cuda_available
+
+    if cuda_available():
+        pytest.skip("CUDA works here: the assigned GPU is used, not the CPU")
+    # What a SLURM job on a node with gres GPUs but no NVIDIA driver sees.
+    monkeypatch.delenv("HCS_STEPS_VISIBLE_GPUS", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("HCS_STEPS_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    spec = segment_spec(
+        [{"name": "project", "step": "max_projection", "backend": "torch"}], gpu=True
+    )
+    outputs, _, log = run(tmp_path, tiny_plate, spec)
+    assert read_well(outputs["project"], "B03").shape == (1, 2, 1, 64, 64)
+    assert "SLURM job 4242: CUDA_VISIBLE_DEVICES=1" in log
+    assert "device cpu - GPU 1 (cuda:0) of 1 assigned by SLURM" in log
+    assert "CUDA cannot use it (no NVIDIA driver)" in log
+
+    cupy_spec = {**spec, "memory_type": "cupy"}
+    with pytest.raises(RuntimeError, match="well B03, segment project: cupy needs CUDA"):
+        run(tmp_path, tiny_plate, cupy_spec)

@@ -263,7 +263,7 @@ def test_slurm_profile_plans_gpu_jobs_in_well_groups(tmp_path, tiny_plate, flag)
     )
     profile = REPO / "profiles" / "slurm-gpu"
     settings = yaml.safe_load((profile / "config.yaml").read_text())
-    assert settings["executor"] == "slurm" and settings["group-components"] == ["well=4"]
+    assert settings["executor"] == "slurm" and settings["group-components"] == ["well=1"]
     result = run_snakemake(tmp_path, "-n", flag, str(profile))
     assert f"{profile.parent}/slurm-gpu" in result.stderr.split("for setting")[0]
     torch_jobs = planned_jobs(result, "segment_normalize")
