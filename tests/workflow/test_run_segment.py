@@ -61,9 +61,9 @@ def test_steps_apply_to_their_channels_only(tmp_path, tiny_plate):
 
 
 def test_projection_on_some_channels_only_is_refused(tmp_path, tiny_plate):
-    spec = segment_spec(
-        [{"name": "project", "step": "max_projection", "backend": "numpy", "channel": ["nuclei"]}]
-    )
+    """Config validation refuses this already; a spec made without it still fails clearly."""
+    spec = segment_spec([{"name": "project", "step": "max_projection", "backend": "numpy"}])
+    spec["steps"][0]["channels"] = ["nuclei"]
     with pytest.raises(ValueError, match="different shapes"):
         run(tmp_path, tiny_plate, spec)
     log = (tmp_path / "job.log").read_text()
