@@ -139,3 +139,42 @@ def write_heatmaps(summary: pd.DataFrame, out_dir, *, plate_wells, layout="auto"
             draw_heatmap(plate_matrix(values, rows, columns), rows, columns, title, path, roles)
             written.append(path)
     return written
+
+
+def write_screen_heatmaps(
+    summary: pd.DataFrame, plate_wells: dict[str, list[str]], out_dir
+) -> list[Path]:
+    """A screen of several plates: per measurement one PNG with a heatmap per plate, side
+    by side on one colour scale, so that plates compare at a glance."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for (step, channel, measurement), group in summary.groupby(
+        ["step", "channel", "measurement"], sort=True
+    ):
+        figure = Figure(figsize=(4.5 * len(plate_wells), 3.6), dpi=100)
+        FigureCanvasAgg(figure)
+        low, high = np.nanmin(group["value"]), np.nanmax(group["value"])
+        image = None
+        for index, (plate, wells) in enumerate(plate_wells.items(), start=1):
+            axes = figure.add_subplot(1, len(plate_wells), index)
+            rows, columns = layout_grid(wells)
+            values = group[group["plate"] == plate]
+            matrix = plate_matrix(
+                dict(zip(values["well"], values["value"], strict=True)), rows, columns
+            )
+            axes.set_facecolor("0.85")
+            image = axes.imshow(np.ma.masked_invalid(matrix), vmin=low, vmax=high)
+            tick = 1 if len(columns) <= 24 else 4
+            axes.set_xticks(range(0, len(columns), tick), columns[::tick], fontsize=6)
+            axes.set_yticks(range(0, len(rows), tick), rows[::tick], fontsize=6)
+            axes.set_title(plate, fontsize=9)
+        figure.suptitle(f"{measurement} ({step}, {channel})", fontsize=10)
+        figure.colorbar(image, ax=figure.axes, shrink=0.8)
+        path = out_dir / file_name(step, channel, measurement)
+        figure.savefig(path, metadata={"Software": None})
+        written.append(path)
+    return written

@@ -116,6 +116,26 @@ def plate_qc(
         )
 
 
+def screen_summary(
+    summaries: dict[str, str], plates: dict[str, PlateInput], outputs, out_dir: str, log: str
+) -> None:
+    """Several plates: every plate's summary in one table (and QC tables in another, where
+    the plates have layouts), and each measurement's plates side by side."""
+    import pandas as pd
+
+    from hcs_steps.workflow.heatmap import write_screen_heatmaps
+
+    with job_logger(log) as logger:
+        frames = [pd.read_parquet(path) for path in summaries.values()]
+        summary = pd.concat([f for f in frames if len(f)], ignore_index=True)
+        tables.write_outputs(summary, parquet=outputs["summary"][0], csv=outputs["summary"][1])
+        wells = {name: list(plate.plate_wells) for name, plate in plates.items()}
+        written = write_screen_heatmaps(summary, wells, out_dir)
+        logger.info(
+            "screen of %d plates: %d rows, %d heatmaps", len(plates), len(summary), len(written)
+        )
+
+
 def heatmaps(summary: str, out_dir: str, plate: PlateInput, layout, log: str) -> None:
     """One PNG per measurement of the plate's well summary."""
     import pandas as pd

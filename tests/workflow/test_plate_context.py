@@ -122,3 +122,21 @@ def test_a_bad_layout_stops_the_run_before_any_job(tmp_path, tiny_plate):
     assert refused.returncode != 0
     assert "plates.tiny.layout" in refused.stdout + refused.stderr
     assert "line 3: well B02 is listed twice" in refused.stdout + refused.stderr
+
+
+def test_a_screen_of_two_plates_gets_one_summary_and_side_by_side_heatmaps(tmp_path, tiny_plate):
+    import shutil
+
+    second = tmp_path / "second.zarr"
+    shutil.copytree(tiny_plate, second)
+    config = make_config(tiny_plate, pipeline=count_pipeline(), wells=["B02", "B03"])
+    config["plates"]["other"] = {"path": str(second), "format": "ome-zarr"}
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path)
+    screen = tmp_path / "results" / "screen"
+    summary = pd.read_csv(screen / "summary.csv")
+    assert set(summary["plate"]) == {"tiny", "other"}
+    means = summary[(summary["measurement"] == "count_mean") & (summary["channel"] == "nuclei")]
+    per_plate = means.pivot(index="well", columns="plate", values="value")
+    assert (per_plate["tiny"] == per_plate["other"]).all()  # the same images, the same counts
+    assert (screen / "heatmaps" / "count.nuclei.count_mean.png").is_file()

@@ -40,6 +40,7 @@ localrules:
     plate_metadata,
     plate_tables,
     plate_qc,
+    screen_summary,
     heatmaps,
     software_versions,
     config_copy,
@@ -141,6 +142,8 @@ def final_outputs():
         targets.append(paths.heatmaps(plate))
         if PLATES[plate].layout:
             targets.append(paths.plate_table(plate, "qc", "csv"))
+    if len(PLATES) > 1:
+        targets.append(f"{paths.RESULTS}/screen/summary.csv")
     return targets
 
 

@@ -64,6 +64,37 @@ rule plate_tables:
         )
 
 
+# A screen of several plates: one summary table, and each measurement's plates side by side.
+rule screen_summary:
+    input:
+        expand(paths.plate_table("{plate}", "summary", "parquet"), plate=list(PLATES)),
+    output:
+        summary=f"{paths.RESULTS}/screen/summary.parquet",
+        summary_csv=report(
+            f"{paths.RESULTS}/screen/summary.csv",
+            caption="../report/screen.rst",
+            category="Screen",
+        ),
+        heatmaps=report(
+            directory(f"{paths.RESULTS}/screen/heatmaps"),
+            patterns=["{name}.png"],
+            caption="../report/screen.rst",
+            category="Screen",
+        ),
+    log:
+        f"{paths.LOGS}/screen_summary.log",
+    params:
+        version=VERSION,
+    run:
+        jobs.screen_summary(
+            dict(zip(PLATES, input)),
+            PLATES,
+            {"summary": (output.summary, output.summary_csv)},
+            output.heatmaps,
+            log[0],
+        )
+
+
 # Plate context, for a plate with a layout: QC of its controls, dose-response fits.
 rule plate_qc:
     input:
