@@ -46,12 +46,22 @@ class StepDefinition:
         annotations; every implementation has the same names.
     check : callable or None
         Value checks for a full parameter mapping (defaults filled in); raises ``ValueError``.
+    workflow_inputs : tuple of str
+        Keyword arguments the workflow supplies rather than the config: ``("channels",)``
+        for a step that reads every channel of a field (``channels``: name to stack). Not
+        in :attr:`parameters`.
     """
 
     name: str
     implementations: dict[MemoryType, Callable] = field(default_factory=dict)
     parameters: dict[str, inspect.Parameter] = field(default_factory=dict)
     check: ParameterCheck | None = None
+    workflow_inputs: tuple[str, ...] = ()
+
+    @property
+    def reads_channels(self) -> bool:
+        """Whether the step reads every channel of a field at once (``channels`` input)."""
+        return "channels" in self.workflow_inputs
 
     @property
     def memory_types(self) -> list[MemoryType]:
@@ -80,8 +90,11 @@ class StepDefinition:
         }
 
 
-def _keyword_parameters(step: str, function: Callable) -> dict[str, inspect.Parameter]:
-    """The signature of ``function`` minus its first (stack) parameter."""
+def _keyword_parameters(
+    step: str, function: Callable, workflow_inputs: tuple[str, ...] = ()
+) -> dict[str, inspect.Parameter]:
+    """The signature of ``function`` minus its first (stack) parameter and the workflow's
+    inputs."""
     target = inspect.unwrap(function)
     parameters = list(inspect.signature(target).parameters.values())
     if not parameters or parameters[0].kind not in (
@@ -89,10 +102,15 @@ def _keyword_parameters(step: str, function: Callable) -> dict[str, inspect.Para
         inspect.Parameter.POSITIONAL_OR_KEYWORD,
     ):
         raise TypeError(f"step {step!r}: {target.__qualname__} must take the stack first")
-    return {parameter.name: parameter for parameter in parameters[1:]}
+    missing = [name for name in workflow_inputs if name not in {p.name for p in parameters}]
+    if missing:
+        raise TypeError(f"step {step!r}: {target.__qualname__} lacks the input {missing[0]!r}")
+    return {p.name: p for p in parameters[1:] if p.name not in workflow_inputs}
 
 
-def register_step(name: str, *, check: ParameterCheck | None = None) -> Callable:
+def register_step(
+    name: str, *, check: ParameterCheck | None = None, workflow_inputs: tuple[str, ...] = ()
+) -> Callable:
     """Register a memory-decorated function as the implementation of step ``name``.
 
     Stack it on top of a memory decorator; the function's ``input_memory_type`` says which
@@ -105,6 +123,9 @@ def register_step(name: str, *, check: ParameterCheck | None = None) -> Callable
     check : callable, optional
         ``check(params)`` raises ``ValueError`` for bad values (``params`` has the defaults
         filled in). Given once per step; later registrations may omit it.
+    workflow_inputs : tuple of str, optional
+        Keyword arguments the workflow passes (``("channels",)``: every channel of the
+        field), left out of the step's config parameters.
 
     Returns
     -------
@@ -134,10 +155,12 @@ def register_step(name: str, *, check: ParameterCheck | None = None) -> Callable
                 "memory type; put @register_step above a decorator from hcs_steps.memory "
                 "(numpy, cupy, torch, tensorflow, jax, pyclesperanto, memory_types)"
             )
-        parameters = _keyword_parameters(name, function)
+        parameters = _keyword_parameters(name, function, tuple(workflow_inputs))
         definition = _STEPS.get(name)
         if definition is None:
-            definition = _STEPS[name] = StepDefinition(name, parameters=parameters)
+            definition = _STEPS[name] = StepDefinition(
+                name, parameters=parameters, workflow_inputs=tuple(workflow_inputs)
+            )
         elif list(parameters) != list(definition.parameters):
             raise TypeError(
                 f"step {name!r}: the {memory_type.value} implementation takes "
