@@ -58,12 +58,11 @@ def plate_tables(
 ) -> None:
     """Merge the wells' tables into plate tables (Parquet and CSV) and the well summary.
 
-    ``outputs`` maps ``counts``, ``objects`` and ``summary`` to ``(parquet, csv)`` paths.
+    ``outputs`` maps each table kind of ``inputs`` (``counts``, ``objects``, ``features``,
+    ``feature_summary``) and ``summary`` to ``(parquet, csv)`` paths.
     """
     with job_logger(log) as logger:
-        merged = {
-            kind: tables.read_tables(inputs[kind], kind) for kind in tables.MEASUREMENT_COLUMNS
-        }
+        merged = {kind: tables.read_tables(paths, kind) for kind, paths in inputs.items()}
         merged["summary"] = tables.well_summary(merged["counts"], merged["objects"])
         for kind, (parquet, csv) in outputs.items():
             tables.write_outputs(merged[kind], parquet=parquet, csv=csv)

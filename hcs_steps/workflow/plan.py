@@ -86,8 +86,9 @@ class Segment:
 
     @property
     def output_step(self) -> str:
-        """The step whose result the next segment reads."""
-        return self.steps[-1].name
+        """The step whose result the next segment reads: the last one that changes the
+        data (a measuring step only reads it)."""
+        return last_transform(self.steps).name
 
     def spec(self) -> dict:
         return {
@@ -245,6 +246,19 @@ def group_segments(planned: list[PlannedStep], fuse: bool) -> list[list[PlannedS
     return runs
 
 
+def last_transform(run) -> PlannedStep:
+    """The last step of ``run`` that is not a measuring step (reads every channel).
+
+    Examples
+    --------
+    >>> steps = [PlannedStep(n, n, {}, "numpy", "cpu", "all", "", "", n == "measure")
+    ...          for n in ("count", "measure")]
+    >>> last_transform(steps).name
+    'count'
+    """
+    return next(step for step in reversed(run) if not step.reads_channels)
+
+
 def check_object_inputs(segments: list[list[PlannedStep]], entries: list[dict]) -> None:
     """Each measuring step's ``objects`` name an earlier step of its segment that gives
     labels on one channel; a :class:`ConfigError` names the config key otherwise."""
@@ -292,8 +306,11 @@ def build_plan(config: dict) -> Plan:
     runs = group_segments(planned, config["fuse"])
     check_object_inputs(runs, config["pipeline"])
     for index, run in enumerate(runs):
+        last = last_transform(run)
         written = tuple(
-            step.name for step in run if step is run[-1] or keep == "all" or step.name in keep
+            step.name
+            for step in run
+            if not step.reads_channels and (step is last or keep == "all" or step.name in keep)
         )
         resources = {"gpu": 1 if run[0].device == "gpu" else 0}
         if use_gpu:

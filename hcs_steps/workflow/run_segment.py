@@ -21,9 +21,7 @@ import pandas as pd
 
 from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot
 from hcs_steps.workflow.joblog import job_logger
-from hcs_steps.workflow.tables import FEATURE_COLUMNS, MEASUREMENT_COLUMNS, tidy, write_table
-
-TABLE_KINDS = (*MEASUREMENT_COLUMNS, *FEATURE_COLUMNS)
+from hcs_steps.workflow.tables import TABLE_KINDS, tidy, write_table
 
 
 def applies_to(step: dict, channel: str) -> bool:

@@ -20,6 +20,7 @@ MEASUREMENT_COLUMNS = {
     "objects": ["plane", "label", "y", "x", "area", "mean_intensity"],
 }
 FEATURE_COLUMNS = {"features": ["plane", "label"], "feature_summary": ["plane"]}
+TABLE_KINDS = (*MEASUREMENT_COLUMNS, *FEATURE_COLUMNS)
 KEY_COLUMNS = ["plate", "well", "field", "channel", "step"]
 SUMMARY_COLUMNS = ["plate", "well", "step", "channel", "measurement", "value"]
 
