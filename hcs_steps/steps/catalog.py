@@ -7,6 +7,7 @@ This module only declares; the implementations live in their family modules and
 from __future__ import annotations
 
 from hcs_steps.steps import (
+    cells,
     counting,
     features,
     filters,
@@ -87,10 +88,11 @@ BUILTIN_STEPS = {
         [segmentation.segment_nuclei_numpy, segmentation.segment_nuclei_torch],
     ),
     "measure_objects": (features.check_measure_parameters, [features.measure_objects_numpy]),
+    "grow_cells": (cells.check_grow_parameters, [cells.grow_cells_numpy]),
 }
 
 # Steps that read every channel of a field: the workflow passes ``channels`` itself.
-WORKFLOW_INPUTS = {"measure_objects": ("channels",)}
+WORKFLOW_INPUTS = {"measure_objects": ("channels",), "grow_cells": ("channels",)}
 
 for _name, (_check, _implementations) in BUILTIN_STEPS.items():
     for _implementation in _implementations:

@@ -261,7 +261,8 @@ def last_transform(run) -> PlannedStep:
 
 def check_object_inputs(segments: list[list[PlannedStep]], entries: list[dict]) -> None:
     """Each measuring step's ``objects`` name an earlier step of its segment that gives
-    labels on one channel; a :class:`ConfigError` names the config key otherwise."""
+    labels on one channel (or grew them from such labels); a :class:`ConfigError` names the
+    config key otherwise."""
     index = {entry["name"]: number for number, entry in enumerate(entries)}
     for run in segments:
         for position, step in enumerate(run):
@@ -270,6 +271,9 @@ def check_object_inputs(segments: list[list[PlannedStep]], entries: list[dict]) 
             source = step.params["objects"]
             key = f"config key pipeline[{index[step.name]}].params.objects"
             earlier = {s.name: s for s in run[:position]}
+            # A step that grows cells also gives their cytoplasm, as <step>_cytoplasm.
+            earlier |= {f"{s.name}_cytoplasm": s for s in run[:position] if s.reads_channels}
+            index |= {f"{s.name}_cytoplasm": index[s.name] for s in run if s.reads_channels}
             if source not in earlier:
                 where = "is not an earlier step" if source not in index else "runs in another job"
                 raise ConfigError(
@@ -283,7 +287,8 @@ def check_object_inputs(segments: list[list[PlannedStep]], entries: list[dict]) 
                     f"config key pipeline[{index[source]}].params.return_labels: step "
                     f"{source!r} must give its labels (true) for {step.name!r} to measure them"
                 )
-            if producer.channels == "all" or len(producer.channels) != 1:
+            one_channel = producer.channels != "all" and len(producer.channels) == 1
+            if not producer.reads_channels and not one_channel:
                 raise ConfigError(
                     f"config key pipeline[{index[source]}].channel: the objects of {source!r} "
                     f"that {step.name!r} measures must come from one channel"

@@ -27,7 +27,7 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
     for number, step in enumerate(plan.steps, 1):
         channels = step.channels if step.channels == "all" else ", ".join(step.channels)
         reads = (
-            f"; measures the objects of {step.params['objects']} in every channel listed"
+            f"; reads the objects of {step.params['objects']} and every channel listed"
             if step.reads_channels
             else ""
         )

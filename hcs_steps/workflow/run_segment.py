@@ -6,9 +6,10 @@ device, applies the segment's steps in memory, and converts back to numpy only w
 result is written: after the last step, and after steps listed under ``keep``. Special
 outputs (``counts``, ``objects``, ``features``, ``feature_summary``) become per-well
 measurement tables. A step's ``labels`` special output is kept in memory as that field's
-objects, named by the step; a step that reads every channel (``measure_objects``) gets
-them, and each channel's stack as it reaches that step, once all channels of the field
-have passed through the steps before it.
+objects, named by the step; a step that reads every channel (``grow_cells``,
+``measure_objects``) gets them, and each channel's stack as it reaches that step, once all
+channels of the field have passed through the steps before it; the objects it gives
+(cells, and their cytoplasm as ``<step>_cytoplasm``) join the field's objects.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def _apply(step: dict, stack, function, context: dict, tables: dict[str, list], 
 
 
 def _measure(step: dict, function, objects: dict, channels: dict, field: int, tables) -> None:
-    """Run a step that reads every channel on the field's objects."""
+    """Run a step that reads every channel on the field's objects; keep the objects it
+    gives (``labels`` as ``<step>``, ``cytoplasm`` as ``<step>_cytoplasm``)."""
     name = step["params"]["objects"]
     if name not in objects:
         raise ValueError(
@@ -83,6 +85,10 @@ def _measure(step: dict, function, objects: dict, channels: dict, field: int, ta
     channel, labels = objects[name]
     _, special = function(labels, channels=channels, **step["params"])
     _special_tables(special, {"field": field, "channel": channel, "step": step["name"]}, tables)
+    # Objects grown from these (cells from nuclei) keep the channel of their seeds.
+    for key, suffix in (("labels", ""), ("cytoplasm", "_cytoplasm")):
+        if key in special:
+            objects[step["name"] + suffix] = (channel, _host(special[key]))
 
 
 def process_well(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hcs_steps.workflow import plan_cli
@@ -39,7 +40,7 @@ def test_the_measuring_step_runs_in_the_job_that_found_the_objects(fuse):
     assert last.memory_type == "torch" and last.steps[-1].memory_type == "numpy"
     assert last.spec()["steps"][-1]["reads_channels"] is True
     text = plan_cli.format_plan(plan, {"gpu": False, "fuse": fuse, "gpu_resources": {}})
-    assert "measures the objects of nuclei in every channel listed" in text
+    assert "reads the objects of nuclei and every channel listed" in text
 
 
 @pytest.mark.parametrize(
@@ -83,3 +84,42 @@ def test_features_join_the_counting_objects_one_row_per_object():
     summary = result.tables["feature_summary"]
     counts = result.tables["counts"].merge(summary, on=["plate", "well", "field", "plane"])
     assert (counts["count"] == counts["nuclei_count"]).all()
+
+
+def test_nuclei_cells_and_cytoplasm_share_one_id_per_cell():
+    entries = nuclei_then_measure()[:2] + [
+        {
+            "name": "cells",
+            "step": "grow_cells",
+            "params": {"objects": "nuclei", "stain": "nuclear"},
+        },
+        {"name": "measure_nuclei", "step": "measure_objects", "params": {"objects": "nuclei"}},
+        {"name": "measure_cells", "step": "measure_objects", "params": {"objects": "cells"}},
+        {
+            "name": "measure_cytoplasm",
+            "step": "measure_objects",
+            "params": {"objects": "cells_cytoplasm"},
+        },
+    ]
+    steps = [
+        FunctionStep(func=e["step"], name=e["name"], channel=e.get("channel", "all"), **e["params"])
+        if "params" in e
+        else FunctionStep(func=e["step"], name=e["name"])
+        for e in entries
+    ]
+    plan = Pipeline(steps, backend="numpy").describe()
+    assert "reads the objects of cells_cytoplasm" in plan
+    features = Pipeline(steps, backend="numpy").run({"format": "demo"}, wells=["B03"])
+    table = features.tables["features"]
+    by_object = {
+        name: table[table["step"] == f"measure_{name}"].dropna(axis=1, how="all")
+        for name in ("nuclei", "cells", "cytoplasm")
+    }
+    nuclei = by_object["nuclei"].merge(by_object["cells"], on=KEYS, validate="one_to_one")
+    joined = nuclei.merge(by_object["cytoplasm"], on=KEYS, how="left")
+    assert len(joined) == len(by_object["nuclei"]) > 20
+    assert (joined["cells_area"] >= joined["nuclei_area"]).all()
+    grown = joined["cells_area"] > joined["nuclei_area"]
+    assert grown.any()
+    expected = (joined["cells_area"] - joined["nuclei_area"])[grown]
+    np.testing.assert_array_equal(joined.loc[grown, "cells_cytoplasm_area"], expected)
