@@ -166,6 +166,12 @@ def measure_objects_numpy(labels, *, objects, channels):
         ``"features"`` (one row per object) and ``"feature_summary"`` (one row per plane)
         DataFrames, as the module docstring describes.
 
+    Notes
+    -----
+    On 2 CPU cores a 2048 x 2048 plane with 1612 nuclei takes about 1.1 s for the shape
+    features (solidity's convex hulls most of it) and 0.4 s per channel, against 4.4 s for
+    ``segment_nuclei`` on it: no GPU version until a larger share shows it would pay.
+
     Examples
     --------
     >>> import numpy as np
