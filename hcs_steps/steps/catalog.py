@@ -6,7 +6,16 @@ This module only declares; the implementations live in their family modules and
 
 from __future__ import annotations
 
-from hcs_steps.steps import counting, filters, morphology, normalize, projection, segmentation
+from hcs_steps.steps import (
+    cells,
+    counting,
+    features,
+    filters,
+    morphology,
+    normalize,
+    projection,
+    segmentation,
+)
 from hcs_steps.steps.registry import register_step
 
 BUILTIN_STEPS = {
@@ -78,13 +87,20 @@ BUILTIN_STEPS = {
         segmentation.check_segmentation_parameters,
         [segmentation.segment_nuclei_numpy, segmentation.segment_nuclei_torch],
     ),
+    "measure_objects": (features.check_measure_parameters, [features.measure_objects_numpy]),
+    "grow_cells": (cells.check_grow_parameters, [cells.grow_cells_numpy]),
 }
 
 # Steps whose output has another shape than their input (one plane from a stack).
 RESHAPING_STEPS = frozenset({"max_projection", "mean_projection"})
+# Steps that read every channel of a field: the workflow passes ``channels`` itself.
+WORKFLOW_INPUTS = {"measure_objects": ("channels",), "grow_cells": ("channels",)}
 
 for _name, (_check, _implementations) in BUILTIN_STEPS.items():
     for _implementation in _implementations:
-        register_step(_name, check=_check, keeps_shape=_name not in RESHAPING_STEPS)(
-            _implementation
-        )
+        register_step(
+            _name,
+            check=_check,
+            keeps_shape=_name not in RESHAPING_STEPS,
+            workflow_inputs=WORKFLOW_INPUTS.get(_name, ()),
+        )(_implementation)

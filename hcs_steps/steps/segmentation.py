@@ -1,15 +1,18 @@
 """``segment_nuclei``: Otsu threshold + watershed -> a label stack with per-object tables.
 
-Per plane, in both implementations:
+Every length follows from one parameter, the expected nucleus ``diameter`` in pixels
+(estimated from the stack when not given; :mod:`hcs_steps.steps.sizes`). Per plane, in both
+implementations:
 
 1. smooth with a Gaussian of ``smoothing_sigma`` (0: no smoothing), in ``float32``;
 2. foreground = smoothed > Otsu's threshold (256 bins over the plane's range); a flat plane
    has no foreground;
 3. ``method="threshold"``: objects are the 8-connected foreground components;
-   ``method="watershed"``: seeds are the smoothed plane's local maxima over a
-   ``(2 * min_distance + 1)`` square inside the foreground (touching maxima merge), grown
-   over the foreground so that touching nuclei separate; a foreground component that holds
-   no seed (its maximum lies near a brighter object) becomes one object;
+   ``method="watershed"``: seeds are the local maxima, over a ``(2 * min_distance + 1)``
+   square inside the foreground (touching maxima merge), of the plane smoothed with the
+   wider ``seed_sigma`` (about one maximum per nucleus whatever its texture), grown over
+   the foreground so that touching nuclei separate; a foreground component that holds no
+   seed (its maximum lies near a brighter object) becomes one object;
 4. objects smaller than ``min_area`` pixels are dropped; labels are numbered 1, 2, ... per
    plane in raster order of each object's first pixel.
 
@@ -28,28 +31,34 @@ from collections.abc import Mapping
 from hcs_steps import memory as mem
 from hcs_steps.steps.filters import smooth_planes_torch
 from hcs_steps.steps.measure import measure_numpy, measure_torch
-from hcs_steps.steps.params import check_choice, check_number
+from hcs_steps.steps.params import check_choice
+from hcs_steps.steps.sizes import (
+    check_size_parameters,
+    estimate_diameter_numpy,
+    estimate_diameter_torch,
+    resolve_sizes,
+)
 
 STEP = "segment_nuclei"
 METHODS = ("threshold", "watershed")
+PARAMETERS = ("smoothing_sigma", "seed_sigma", "min_distance", "min_area")
 
 
 def check_segmentation_parameters(params: Mapping[str, object], step: str = STEP) -> None:
-    """Check ``method``, ``smoothing_sigma`` >= 0, ``min_distance`` >= 1, ``min_area`` >= 0.
+    """Check ``method``, ``diameter`` and the size parameters (``None``: derived).
 
     Examples
     --------
     >>> check_segmentation_parameters(
-    ...     {"method": "otsu", "smoothing_sigma": 2, "min_distance": 7, "min_area": 50}
+    ...     {"method": "otsu", "diameter": None, "smoothing_sigma": 2, "min_distance": 7,
+    ...      "min_area": 50}
     ... )  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: step 'segment_nuclei': parameter 'method' must be one of ...
     """
     check_choice(step, "method", params["method"], METHODS)
-    check_number(step, "smoothing_sigma", params["smoothing_sigma"], minimum=0)
-    check_number(step, "min_distance", params["min_distance"], minimum=1, integer=True)
-    check_number(step, "min_area", params["min_area"], minimum=0, integer=True)
+    check_size_parameters(step, params)
 
 
 def ordered_labels_numpy(groups, min_area):
@@ -64,7 +73,7 @@ def ordered_labels_numpy(groups, min_area):
     return lookup[groups]
 
 
-def segment_plane_numpy(plane, method, smoothing_sigma, min_distance, min_area):
+def segment_plane_numpy(plane, method, smoothing_sigma, seed_sigma, min_distance, min_area):
     import numpy as np
     from scipy import ndimage
     from skimage.filters import threshold_otsu
@@ -80,40 +89,46 @@ def segment_plane_numpy(plane, method, smoothing_sigma, min_distance, min_area):
     if method == "threshold":
         groups = label(foreground, connectivity=2)
     else:
+        seeded = plane.astype(np.float32)
+        if seed_sigma > 0:
+            seeded = ndimage.gaussian_filter(seeded, seed_sigma, mode="nearest")
         size = 2 * min_distance + 1
-        peaks = (smoothed == ndimage.maximum_filter(smoothed, size, mode="nearest")) & foreground
-        groups = watershed(-smoothed, label(peaks, connectivity=2), mask=foreground, connectivity=2)
+        peaks = (seeded == ndimage.maximum_filter(seeded, size, mode="nearest")) & foreground
+        groups = watershed(-seeded, label(peaks, connectivity=2), mask=foreground, connectivity=2)
         orphans = label(foreground & (groups == 0), connectivity=2)
         groups = np.where(orphans > 0, orphans + groups.max(), groups)
     return ordered_labels_numpy(groups, min_area)
 
 
-def segment_numpy(stack, method, smoothing_sigma, min_distance, min_area):
+def segment_numpy(stack, method, smoothing_sigma, seed_sigma, min_distance, min_area):
     """The computation of :func:`segment_nuclei_numpy` (``uint32`` labels), for reuse."""
     import numpy as np
 
     return np.stack(
         [
-            segment_plane_numpy(plane, method, smoothing_sigma, min_distance, min_area)
+            segment_plane_numpy(plane, method, smoothing_sigma, seed_sigma, min_distance, min_area)
             for plane in stack
         ]
     )
 
 
-def _checked(stack, method, smoothing_sigma, min_distance, min_area) -> dict:
-    params = {
-        "method": method,
-        "smoothing_sigma": smoothing_sigma,
-        "min_distance": min_distance,
-        "min_area": min_area,
-    }
+def resolved_parameters(stack, params: Mapping[str, object], estimate) -> dict:
+    """Check ``params``; fill in the derived sizes; the arguments of ``segment_<library>``."""
     check_segmentation_parameters(params)
-    return params
+    resolved = resolve_sizes(params, lambda: estimate(stack))
+    return {name: resolved[name] for name in ("method", *PARAMETERS)}
 
 
 @mem.numpy
 def segment_nuclei_numpy(
-    stack, *, method="watershed", smoothing_sigma=4.0, min_distance=24, min_area=50
+    stack,
+    *,
+    method="watershed",
+    diameter=None,
+    smoothing_sigma=None,
+    seed_sigma=None,
+    min_distance=None,
+    min_area=None,
 ):
     """Label the nuclei of each plane (scikit-image reference).
 
@@ -124,12 +139,21 @@ def segment_nuclei_numpy(
     method : {"watershed", "threshold"}
         ``"threshold"``: connected foreground components; ``"watershed"``: split touching
         nuclei from the smoothed intensity's local maxima.
-    smoothing_sigma : float
-        Gaussian sigma applied before thresholding, in pixels (0: none).
-    min_distance : int
-        Half-width of the square in which a seed must be the maximum (watershed only).
-    min_area : int
-        Objects with fewer pixels are dropped.
+    diameter : float, optional
+        Expected nucleus diameter in pixels; the parameters below follow from it
+        (:func:`hcs_steps.steps.sizes.derived_parameters`). By default it is estimated
+        from the stack (:func:`hcs_steps.steps.sizes.estimate_diameter_numpy`).
+    smoothing_sigma : float, optional
+        Gaussian sigma applied before thresholding, in pixels (0: none); ``diameter / 10``.
+    seed_sigma : float, optional
+        Gaussian sigma of the image whose maxima are the seeds (watershed only);
+        ``diameter / 5``.
+    min_distance : int, optional
+        Half-width of the square in which a seed must be the maximum (watershed only);
+        ``0.3 * diameter``.
+    min_area : int, optional
+        Objects with fewer pixels are dropped; a tenth of the area of a disk of
+        ``diameter``.
 
     Returns
     -------
@@ -138,6 +162,11 @@ def segment_nuclei_numpy(
     special_outputs : dict
         ``"counts"`` (``plane``, ``count``) and ``"objects"`` (``plane``, ``label``, ``y``,
         ``x``, ``area``, ``mean_intensity`` of the input stack) DataFrames.
+
+    Notes
+    -----
+    With the defaults (no diameter given), on three ground-truth sets from three sources
+    the object-level F1 at IoU 0.5 is 0.70-0.72 (``benchmarks/counting_accuracy.py``).
 
     Examples
     --------
@@ -151,8 +180,8 @@ def segment_nuclei_numpy(
     >>> tables["objects"][["label", "area"]].values.tolist()
     [[1, 100], [2, 116]]
     """
-    params = _checked(stack, method, smoothing_sigma, min_distance, min_area)
-    labels = segment_numpy(stack, **params)
+    params = {name: value for name, value in locals().items() if name != "stack"}
+    labels = segment_numpy(stack, **resolved_parameters(stack, params, estimate_diameter_numpy))
     counts, objects = measure_numpy(labels, stack)
     return labels, {"counts": counts, "objects": objects}
 
@@ -246,7 +275,7 @@ def otsu_thresholds_torch(smoothed):
     return torch.gather(centers, 1, torch.argmax(between, 1, keepdim=True))[:, 0]
 
 
-def segment_torch(stack, method, smoothing_sigma, min_distance, min_area):
+def segment_torch(stack, method, smoothing_sigma, seed_sigma, min_distance, min_area):
     """The computation of :func:`segment_nuclei_torch` (``int32`` labels), for reuse."""
     import torch
     import torch.nn.functional as functional
@@ -266,9 +295,12 @@ def segment_torch(stack, method, smoothing_sigma, min_distance, min_area):
     if method == "threshold":
         groups = _spread_torch(torch.where(foreground, raster, 0), foreground, False)
     else:
+        seeded = stack.to(torch.float32)
+        if seed_sigma > 0:
+            seeded = smooth_planes_torch(seeded, seed_sigma)
         size = 2 * min_distance + 1
-        local_max = functional.max_pool2d(smoothed[:, None], size, 1, min_distance)[:, 0]
-        peaks = (smoothed == local_max) & foreground
+        local_max = functional.max_pool2d(seeded[:, None], size, 1, min_distance)[:, 0]
+        peaks = (seeded == local_max) & foreground
         seeds = _spread_torch(torch.where(peaks, raster, 0), peaks, False)
         groups = _spread_torch(seeds, foreground, True)
         orphans = foreground & (groups == 0)
@@ -280,11 +312,19 @@ def segment_torch(stack, method, smoothing_sigma, min_distance, min_area):
 
 @mem.torch
 def segment_nuclei_torch(
-    stack, *, method="watershed", smoothing_sigma=4.0, min_distance=24, min_area=50
+    stack,
+    *,
+    method="watershed",
+    diameter=None,
+    smoothing_sigma=None,
+    seed_sigma=None,
+    min_distance=None,
+    min_area=None,
 ):
     """Label the nuclei of each plane with PyTorch (GPU-capable; ``int32`` labels).
 
-    Same parameters and outputs as :func:`segment_nuclei_numpy`; the watershed grows seeds by
+    Same parameters and outputs as :func:`segment_nuclei_numpy` (the diameter estimate is
+    :func:`hcs_steps.steps.sizes.estimate_diameter_torch`); the watershed grows seeds by
     geodesic dilation, so borders between touching nuclei may differ. Counts per plane are
     within 5% (at least 1) of numpy's.
 
@@ -298,7 +338,7 @@ def segment_nuclei_torch(
     >>> labels.dtype, int(labels.max()), tables["objects"][["label", "area"]].values.tolist()
     (torch.int32, 2, [[1, 100], [2, 116]])
     """
-    params = _checked(stack, method, smoothing_sigma, min_distance, min_area)
-    labels = segment_torch(stack, **params)
+    params = {name: value for name, value in locals().items() if name != "stack"}
+    labels = segment_torch(stack, **resolved_parameters(stack, params, estimate_diameter_torch))
     counts, objects = measure_torch(labels, stack)
     return labels, {"counts": counts, "objects": objects}

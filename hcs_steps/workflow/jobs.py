@@ -61,19 +61,18 @@ def plate_tables(
 ) -> None:
     """Merge the wells' tables into plate tables (Parquet and CSV) and the well summary.
 
-    ``outputs`` maps ``counts``, ``objects`` and ``summary`` to ``(parquet, csv)`` paths.
-    With a ``layout`` (:func:`hcs_steps.screen.layout.read_layout`) every table gains its
-    columns, and the summary the values normalised to the controls.
+    ``outputs`` maps each table kind of ``inputs`` (``counts``, ``objects``, ``features``,
+    ``feature_summary``) and ``summary`` to ``(parquet, csv)`` paths. With a ``layout``
+    (:func:`hcs_steps.screen.layout.read_layout`) every table gains its columns, and the
+    summary the values normalised to the controls.
     """
     with job_logger(log) as logger:
-        merged = {
-            kind: tables.read_tables(inputs[kind], kind) for kind in tables.MEASUREMENT_COLUMNS
-        }
+        merged = {kind: tables.read_tables(paths, kind) for kind, paths in inputs.items()}
         merged["summary"] = tables.well_summary(merged["counts"], merged["objects"])
         if layout is not None:
             from hcs_steps.screen.normalise import normalise
 
-            for kind in tables.MEASUREMENT_COLUMNS:
+            for kind in inputs:
                 merged[kind] = merged[kind].merge(layout, on="well", how="left")
             merged["summary"] = normalise(merged["summary"], layout)
             logger.info("layout: %s", layout["role"].value_counts().to_dict())

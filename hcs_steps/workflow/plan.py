@@ -7,6 +7,11 @@ on entry, stays in that library (and on that device) across the steps, and is wr
 on exit. With ``fuse: false`` every step is its own segment. Between segments the data
 passes through the step's OME-Zarr result on disk; each such hand-over is a
 :class:`Conversion`.
+
+A step that reads every channel (``measure_objects``) measures objects that an earlier step
+found and that live only in the job's memory: it runs on the host in the segment of the
+step before it, whatever that segment's memory type, and the step whose objects it reads
+must be in the same segment.
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ class PlannedStep:
     channels: str | tuple[str, ...]
     reason: str
     device_reason: str
+    reads_channels: bool = False
 
     def spec(self) -> dict:
         """JSON-able description (what a segment job runs and logs, and a rerun trigger)."""
         channels = self.channels if self.channels == "all" else list(self.channels)
-        return {
+        spec = {
             "name": self.name,
             "step": self.step,
             "params": self.params,
@@ -42,6 +48,9 @@ class PlannedStep:
             "channels": channels,
             "backend_reason": self.reason,
         }
+        if self.reads_channels:
+            spec["reads_channels"] = True
+        return spec
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,9 @@ class Segment:
 
     @property
     def output_step(self) -> str:
-        """The step whose result the next segment reads."""
-        return self.steps[-1].name
+        """The step whose result the next segment reads: the last one that changes the
+        data (a measuring step only reads it)."""
+        return last_transform(self.steps).name
 
     def spec(self) -> dict:
         return {
@@ -202,11 +212,15 @@ def plan_step(entry: dict, use_gpu: bool, gpu_setting) -> PlannedStep:
         channels,
         reason,
         device_reason,
+        steps.get_step(entry["step"]).reads_channels,
     )
 
 
 def group_segments(planned: list[PlannedStep], fuse: bool) -> list[list[PlannedStep]]:
     """Split steps into maximal same-(memory type, device) runs, or one per step.
+
+    A step that reads every channel joins the run before it in any case: the objects it
+    measures exist only in that job's memory.
 
     Examples
     --------
@@ -221,15 +235,64 @@ def group_segments(planned: list[PlannedStep], fuse: bool) -> list[list[PlannedS
     runs: list[list[PlannedStep]] = []
     for step in planned:
         previous = runs[-1][-1] if runs else None
-        if (
-            fuse
-            and previous is not None
+        if previous is not None and (
+            step.reads_channels
+            or fuse
             and (previous.memory_type, previous.device) == (step.memory_type, step.device)
         ):
             runs[-1].append(step)
         else:
             runs.append([step])
     return runs
+
+
+def last_transform(run) -> PlannedStep:
+    """The last step of ``run`` that is not a measuring step (reads every channel).
+
+    Examples
+    --------
+    >>> steps = [PlannedStep(n, n, {}, "numpy", "cpu", "all", "", "", n == "measure")
+    ...          for n in ("count", "measure")]
+    >>> last_transform(steps).name
+    'count'
+    """
+    return next(step for step in reversed(run) if not step.reads_channels)
+
+
+def check_object_inputs(segments: list[list[PlannedStep]], entries: list[dict]) -> None:
+    """Each measuring step's ``objects`` name an earlier step of its segment that gives
+    labels on one channel (or grew them from such labels); a :class:`ConfigError` names the
+    config key otherwise."""
+    index = {entry["name"]: number for number, entry in enumerate(entries)}
+    for run in segments:
+        for position, step in enumerate(run):
+            if not step.reads_channels:
+                continue
+            source = step.params["objects"]
+            key = f"config key pipeline[{index[step.name]}].params.objects"
+            earlier = {s.name: s for s in run[:position]}
+            # A step that grows cells also gives their cytoplasm, as <step>_cytoplasm.
+            earlier |= {f"{s.name}_cytoplasm": s for s in run[:position] if s.reads_channels}
+            index |= {f"{s.name}_cytoplasm": index[s.name] for s in run if s.reads_channels}
+            if source not in earlier:
+                where = "is not an earlier step" if source not in index else "runs in another job"
+                raise ConfigError(
+                    f"{key}: {source!r} {where}; the objects travel in memory within one "
+                    "job, so the step that finds them must come earlier and share the "
+                    "memory type and device of the steps in between"
+                )
+            producer = earlier[source]
+            if producer.params.get("return_labels") is False:
+                raise ConfigError(
+                    f"config key pipeline[{index[source]}].params.return_labels: step "
+                    f"{source!r} must give its labels (true) for {step.name!r} to measure them"
+                )
+            one_channel = producer.channels != "all" and len(producer.channels) == 1
+            if not producer.reads_channels and not one_channel:
+                raise ConfigError(
+                    f"config key pipeline[{index[source]}].channel: the objects of {source!r} "
+                    f"that {step.name!r} measures must come from one channel"
+                )
 
 
 def build_plan(config: dict) -> Plan:
@@ -245,9 +308,14 @@ def build_plan(config: dict) -> Plan:
             )
     keep = config["keep"]
     segments = []
-    for index, run in enumerate(group_segments(planned, config["fuse"])):
+    runs = group_segments(planned, config["fuse"])
+    check_object_inputs(runs, config["pipeline"])
+    for index, run in enumerate(runs):
+        last = last_transform(run)
         written = tuple(
-            step.name for step in run if step is run[-1] or keep == "all" or step.name in keep
+            step.name
+            for step in run
+            if not step.reads_channels and (step is last or keep == "all" or step.name in keep)
         )
         resources = {"gpu": 1 if run[0].device == "gpu" else 0}
         if use_gpu:

@@ -27,9 +27,14 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
     lines += ["", "steps:"]
     for number, step in enumerate(plan.steps, 1):
         channels = step.channels if step.channels == "all" else ", ".join(step.channels)
+        reads = (
+            f"; reads the objects of {step.params['objects']} and every channel listed"
+            if step.reads_channels
+            else ""
+        )
         lines.append(
             f"  {number}. {step.name}: {step.step} as {step.memory_type} on {step.device} "
-            f"[{step.reason}]; channels: {channels}; params: {step.params}"
+            f"[{step.reason}]; channels: {channels}; params: {step.params}{reads}"
         )
     lines += ["", "segments (one Snakemake rule each, one job per well):"]
     for segment in plan.segments:

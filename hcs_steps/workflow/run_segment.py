@@ -4,7 +4,12 @@ Reads the well's chunks once (``(fields, channels, Z, Y, X)`` numpy), and for ea
 channel converts the ``[Z, Y, X]`` stack once to the segment's memory type on the job's
 device, applies the segment's steps in memory, and converts back to numpy only where a
 result is written: after the last step, and after steps listed under ``keep``. Special
-outputs (``counts``, ``objects``) become per-well measurement tables.
+outputs (``counts``, ``objects``, ``features``, ``feature_summary``) become per-well
+measurement tables. A step's ``labels`` special output is kept in memory as that field's
+objects, named by the step; a step that reads every channel (``grow_cells``,
+``measure_objects``) gets them, and each channel's stack as it reaches that step, once all
+channels of the field have passed through the steps before it; the objects it gives
+(cells, and their cytoplasm as ``<step>_cytoplasm``) join the field's objects.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import pandas as pd
 
 from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot, in_slurm_job
 from hcs_steps.workflow.joblog import job_logger
-from hcs_steps.workflow.tables import MEASUREMENT_COLUMNS, tidy, write_table
+from hcs_steps.workflow.tables import TABLE_KINDS, tidy, write_table
 
 
 def applies_to(step: dict, channel: str) -> bool:
@@ -66,20 +71,47 @@ def _stack_results(well: str, name: str, per_field: list[list[np.ndarray]]) -> n
 
 
 def _special_tables(special: dict, context: dict, tables: dict[str, list]) -> None:
-    for kind in MEASUREMENT_COLUMNS:
+    for kind in TABLE_KINDS:
         frame = special.get(kind)
         if frame is not None and len(frame):
             tables[kind].append(frame.assign(**context))
 
 
-def _apply(step: dict, stack, function, context: dict, tables: dict[str, list]):
-    """Run one step on one stack; collect its special outputs; return the new stack."""
+def _host(array) -> np.ndarray:
+    from hcs_steps import memory
+
+    return np.asarray(memory.convert(array, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True))
+
+
+def _apply(step: dict, stack, function, context: dict, tables: dict[str, list], objects: dict):
+    """Run one step on one stack; collect its special outputs and objects; return the new
+    stack."""
     output = function(stack, **step["params"])
     if not isinstance(output, tuple):
         return output
     stack, special = output
     _special_tables(special, {**context, "step": step["name"]}, tables)
+    if "labels" in special:
+        objects[step["name"]] = (context["channel"], _host(special["labels"]))
     return stack
+
+
+def _measure(step: dict, function, objects: dict, channels: dict, field: int, tables) -> None:
+    """Run a step that reads every channel on the field's objects; keep the objects it
+    gives (``labels`` as ``<step>``, ``cytoplasm`` as ``<step>_cytoplasm``)."""
+    name = step["params"]["objects"]
+    if name not in objects:
+        raise ValueError(
+            f"step {step['name']!r}: field {field} has no objects {name!r}; the step {name!r} "
+            "must come earlier and give labels (return_labels: true)"
+        )
+    channel, labels = objects[name]
+    _, special = function(labels, channels=channels, **step["params"])
+    _special_tables(special, {"field": field, "channel": channel, "step": step["name"]}, tables)
+    # Objects grown from these (cells from nuclei) keep the channel of their seeds.
+    for key, suffix in (("labels", ""), ("cytoplasm", "_cytoplasm")):
+        if key in special:
+            objects[step["name"] + suffix] = (channel, _host(special[key]))
 
 
 def process_well(
@@ -98,19 +130,27 @@ def process_well(
     # "cpu" or "cuda:N" on its current device itself (its adapter's placement).
     device = slot.device
     results = {name: [[] for _ in range(data.shape[0])] for name in spec["written"]}
-    tables = {kind: [] for kind in MEASUREMENT_COLUMNS}
+    tables = {kind: [] for kind in TABLE_KINDS}
     for field in range(data.shape[0]):
+        objects = {}
+        readings = {step["name"]: {} for step in spec["steps"] if step.get("reads_channels")}
         for channel_index, channel in enumerate(channel_names):
             stack = memory.convert(data[field, channel_index], target, device=device)
             if field == channel_index == 0:
                 logger.info("data in %s on %s", spec["memory_type"], memory.device_of(stack))
             for step in spec["steps"]:
                 if applies_to(step, channel):
-                    context = {"field": field, "channel": channel}
-                    stack = _apply(step, stack, implementations[step["name"]], context, tables)
+                    if step["name"] in readings:
+                        readings[step["name"]][channel] = _host(stack)
+                    else:
+                        context = {"field": field, "channel": channel}
+                        function = implementations[step["name"]]
+                        stack = _apply(step, stack, function, context, tables, objects)
                 if step["name"] in results:
-                    host = memory.convert(stack, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True)
-                    results[step["name"]][field].append(np.asarray(host))
+                    results[step["name"]][field].append(_host(stack))
+        for name, channels in readings.items():
+            step = next(step for step in spec["steps"] if step["name"] == name)
+            _measure(step, implementations[name], objects, channels, field, tables)
     return results, tables
 
 

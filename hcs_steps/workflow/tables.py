@@ -2,7 +2,11 @@
 
 Every row carries where it came from: ``plate``, ``well``, ``field``, ``channel`` and the
 pipeline ``step`` that measured it, followed by the step's own columns (``counts``:
-``plane, count``; ``objects``: ``plane, label, y, x, area, mean_intensity``).
+``plane, count``; ``objects``: ``plane, label, y, x, area, mean_intensity``). The feature
+tables of ``measure_objects`` are wide: ``features`` (``plane, label``) and
+``feature_summary`` (``plane``) are followed by one column per feature, named by the step
+(``nuclei_area``, ``nuclei_mean_DAPI``); their ``channel`` is the one the objects were found
+in.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ MEASUREMENT_COLUMNS = {
     "counts": ["plane", "count"],
     "objects": ["plane", "label", "y", "x", "area", "mean_intensity"],
 }
+FEATURE_COLUMNS = {"features": ["plane", "label"], "feature_summary": ["plane"]}
+TABLE_KINDS = (*MEASUREMENT_COLUMNS, *FEATURE_COLUMNS)
 KEY_COLUMNS = ["plate", "well", "field", "channel", "step"]
 SUMMARY_COLUMNS = ["plate", "well", "step", "channel", "measurement", "value"]
 
@@ -32,9 +38,13 @@ def empty_table(kind: str) -> pd.DataFrame:
             column: pd.Series(
                 dtype="object" if column in ("plate", "well", "channel", "step") else "float64"
             )
-            for column in KEY_COLUMNS + MEASUREMENT_COLUMNS[kind]
+            for column in KEY_COLUMNS + _fixed_columns(kind)
         }
     )
+
+
+def _fixed_columns(kind: str) -> list[str]:
+    return MEASUREMENT_COLUMNS[kind] if kind in MEASUREMENT_COLUMNS else FEATURE_COLUMNS[kind]
 
 
 def tidy(frame: pd.DataFrame | None, kind: str, *, plate: str, well: str) -> pd.DataFrame:
@@ -53,7 +63,9 @@ def tidy(frame: pd.DataFrame | None, kind: str, *, plate: str, well: str) -> pd.
     if frame is None or frame.empty:
         return empty_table(kind)
     frame = frame.assign(plate=plate, well=well)
-    columns = KEY_COLUMNS + MEASUREMENT_COLUMNS[kind]
+    columns = KEY_COLUMNS + _fixed_columns(kind)
+    if kind in FEATURE_COLUMNS:
+        columns += [column for column in frame.columns if column not in columns]
     order = [c for c in ["field", "channel", "step", "plane", "label"] if c in columns]
     return frame[columns].sort_values(order, kind="stable").reset_index(drop=True)
 

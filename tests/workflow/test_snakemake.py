@@ -241,8 +241,16 @@ def test_demo_config_runs_end_to_end(tmp_path):
     run_snakemake(tmp_path)
     results = tmp_path / "results" / "demo"
     assert (results / "ingested.zarr" / "zarr.json").is_file()
-    last_step = config["pipeline"][-1]["name"]
-    assert (results / "steps" / f"{last_step}.zarr" / "zarr.json").is_file()
+    # a measuring step (measure_objects) writes tables, not a plate
+    written = [e["name"] for e in config["pipeline"] if e["step"] != "measure_objects"]
+    assert (results / "steps" / f"{written[-1]}.zarr" / "zarr.json").is_file()
+    assert not (results / "steps" / "measure.zarr").exists()
+    features = pd.read_csv(results / "tables" / "features.csv")
+    objects = pd.read_csv(results / "tables" / "objects.csv")
+    keys = ["plate", "well", "field", "plane", "label"]
+    joined = objects.merge(features, on=keys, validate="one_to_one")
+    assert len(joined) == len(objects) > 0
+    assert {"count_area", "count_mean_nuclei", "count_mean_nuclear"} <= set(features.columns)
     summary = pd.read_csv(results / "tables" / "summary.csv")
     assert set(summary["well"]) == {"B03", "C04"}
     assert len(list((results / "heatmaps").glob("*.png"))) == 4

@@ -9,6 +9,7 @@ from hcs_steps.workflow.gpu_slots import slot_count
 from hcs_steps.workflow.plan import build_plan, well_resources
 from hcs_steps.workflow.run_segment import run_segment
 from hcs_steps.workflow.sources import resolve_plates
+from hcs_steps.workflow.tables import TABLE_KINDS
 from hcs_steps.workflow.versions import hcs_steps_version
 
 # Refused here, before any job runs, with the config key at fault in the message.

@@ -20,6 +20,12 @@ for segment in PLAN.segments:
             objects=paths.segment_measurements(
                 "{plate}", segment.name, "{row}", "{column}", "objects"
             ),
+            features=paths.segment_measurements(
+                "{plate}", segment.name, "{row}", "{column}", "features"
+            ),
+            feature_summary=paths.segment_measurements(
+                "{plate}", segment.name, "{row}", "{column}", "feature_summary"
+            ),
         log:
             paths.log("{plate}", segment.rule_name, "{row}{column}"),
         benchmark:
@@ -41,7 +47,10 @@ for segment in PLAN.segments:
                 well=well_name(wildcards),
                 input_plate=params.input_plate,
                 output_plates=params.output_plates,
-                measurements={"counts": output.counts, "objects": output.objects},
+                measurements={
+                    kind: output[kind]
+                    for kind in ("counts", "objects", "features", "feature_summary")
+                },
                 channel_names=params.channels,
                 log=log[0],
                 plugins=config["plugins"],

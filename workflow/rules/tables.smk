@@ -5,9 +5,15 @@ rule well_tables:
     input:
         counts=well_measurements("counts"),
         objects=well_measurements("objects"),
+        features=well_measurements("features"),
+        feature_summary=well_measurements("feature_summary"),
     output:
         counts=paths.well_table("{plate}", "{row}", "{column}", "counts"),
         objects=paths.well_table("{plate}", "{row}", "{column}", "objects"),
+        features=paths.well_table("{plate}", "{row}", "{column}", "features"),
+        feature_summary=paths.well_table(
+            "{plate}", "{row}", "{column}", "feature_summary"
+        ),
     log:
         paths.log("{plate}", "well_tables", "{row}{column}"),
     group:
@@ -18,8 +24,8 @@ rule well_tables:
         version=VERSION,
     run:
         jobs.well_tables(
-            {"counts": input.counts, "objects": input.objects},
-            {"counts": output.counts, "objects": output.objects},
+            {kind: input[kind] for kind in TABLE_KINDS},
+            {kind: output[kind] for kind in TABLE_KINDS},
             log[0],
         )
 
@@ -28,6 +34,8 @@ rule plate_tables:
     input:
         counts=plate_well_tables("counts"),
         objects=plate_well_tables("objects"),
+        features=plate_well_tables("features"),
+        feature_summary=plate_well_tables("feature_summary"),
         layout=plate_layout_file,
     output:
         counts=paths.plate_table("{plate}", "counts", "parquet"),
@@ -39,6 +47,10 @@ rule plate_tables:
         ),
         objects=paths.plate_table("{plate}", "objects", "parquet"),
         objects_csv=paths.plate_table("{plate}", "objects", "csv"),
+        features=paths.plate_table("{plate}", "features", "parquet"),
+        features_csv=paths.plate_table("{plate}", "features", "csv"),
+        feature_summary=paths.plate_table("{plate}", "feature_summary", "parquet"),
+        feature_summary_csv=paths.plate_table("{plate}", "feature_summary", "csv"),
         summary=paths.plate_table("{plate}", "summary", "parquet"),
         summary_csv=report(
             paths.plate_table("{plate}", "summary", "csv"),
@@ -53,10 +65,12 @@ rule plate_tables:
     run:
         plate = PLATES[wildcards.plate]
         jobs.plate_tables(
-            {"counts": input.counts, "objects": input.objects},
+            {kind: input[kind] for kind in TABLE_KINDS},
             {
-                "counts": (output.counts, output.counts_csv),
-                "objects": (output.objects, output.objects_csv),
+                **{
+                    kind: (output[kind], output[f"{kind}_csv"])
+                    for kind in TABLE_KINDS
+                },
                 "summary": (output.summary, output.summary_csv),
             },
             log[0],
