@@ -67,13 +67,8 @@ class FieldImage:
         return tuple(sizes.get(axis, 1) for axis in "czyx")
 
 
-def _plate_well_paths(plate: Path) -> dict[str, str]:
-    if ngff.zarr_format_of(plate) is None:
-        return {}
-    ome = ngff.read_attributes(plate)[0]
-    meta = ome.get("plate")
-    if not meta:
-        return {}
+def _plate_well_paths(plate: Path, meta: dict) -> dict[str, str]:
+    """Canonical well name -> group path, from the plate's parsed NGFF ``plate`` metadata."""
     rows = [r["name"] for r in meta.get("rows", [])]
     columns = [c["name"] for c in meta.get("columns", [])]
     paths = {}
@@ -86,11 +81,22 @@ def _plate_well_paths(plate: Path) -> dict[str, str]:
     return paths
 
 
+def _listed_well_paths(plate: Path) -> dict[str, str]:
+    """The wells the plate metadata lists; ``{}`` for a plate without (yet) any."""
+    if ngff.zarr_format_of(plate) is None:
+        return {}
+    return _plate_well_paths(plate, ngff.read_attributes(plate)[0].get("plate") or {})
+
+
+def _well_directory(plate: Path, well: str, well_paths: dict[str, str]) -> Path:
+    path = well_paths.get(canonical_well(well))
+    return plate / path if path is not None else plate_well_path(plate, well)
+
+
 def well_directory(plate, well: str) -> Path:
     """The well's group directory: from the plate metadata, else ``<plate>/<row>/<column>``."""
     plate = Path(plate)
-    path = _plate_well_paths(plate).get(canonical_well(well))
-    return plate / path if path is not None else plate_well_path(plate, well)
+    return _well_directory(plate, well, _listed_well_paths(plate))
 
 
 def _field_image(field_dir: Path, where: str, own: bool) -> FieldImage:
@@ -113,7 +119,10 @@ def _field_image(field_dir: Path, where: str, own: bool) -> FieldImage:
 
 def well_fields(plate, well: str) -> list[FieldImage]:
     """The field images of ``well`` in the order its metadata lists them."""
-    directory = well_directory(plate, well)
+    return _well_fields(plate, well, well_directory(plate, well))
+
+
+def _well_fields(plate, well: str, directory: Path) -> list[FieldImage]:
     if ngff.zarr_format_of(directory) is None:
         raise PlateDataError(f"plate {plate}: well {well} is missing (no group at {directory})")
     ome, attributes, _ = ngff.read_attributes(directory)
@@ -234,8 +243,14 @@ def _locate_damage(array, image: FieldImage, chunks, where: str, error) -> Plate
     return PlateDataError(f"{where}: {image.array_dir} cannot be decoded: {error}")
 
 
-def open_plate(plate) -> PlateLayout:
+def open_plate(plate, *, every_well: bool = True) -> PlateLayout:
     """Read a plate's layout from its NGFF metadata, checking every listed well and field.
+
+    The plate metadata is read once, and each well's metadata once, whatever the number of
+    wells. With ``every_well=False`` only the first listed well is opened (for the channel
+    names, shape and dtype): what planning a run needs, in the same time for 6 wells or
+    1536; a missing or damaged well is then reported by whatever reads it.
+    ``field_count`` is then the plate metadata's ``field_count`` where it has one.
 
     Examples
     --------
@@ -255,16 +270,20 @@ def open_plate(plate) -> PlateLayout:
     meta = ome.get("plate")
     if not meta or not meta.get("wells"):
         raise PlateDataError(f"{plate} has no NGFF plate metadata listing wells")
-    well_paths = _plate_well_paths(plate)
+    well_paths = _plate_well_paths(plate, meta)
     wells = sort_wells(well_paths)
-    fields = {w: well_fields(plate, w) for w in wells}
+    opened = wells if every_well else wells[:1]
+    fields = {w: _well_fields(plate, w, _well_directory(plate, w, well_paths)) for w in opened}
     first = fields[wells[0]][0]
+    field_count = max(len(f) for f in fields.values())
+    if not every_well:
+        field_count = meta.get("field_count") or field_count
     return PlateLayout(
         name=meta.get("name", plate.stem),
         rows=[r["name"] for r in meta["rows"]],
         columns=[c["name"] for c in meta["columns"]],
         wells=wells,
-        field_count=max(len(f) for f in fields.values()),
+        field_count=field_count,
         channel_names=first.channel_names,
         shape_zyx=first.shape_czyx[1:],
         dtype=first.info.dtype,
