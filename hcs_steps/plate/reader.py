@@ -153,6 +153,59 @@ def _select(requested, available: list, what: str, where: str) -> list[int]:
     return indices
 
 
+@dataclass(frozen=True)
+class WellImages:
+    """A well's selected fields and channels, read one channel of one field at a time.
+
+    ``shape`` is ``(fields, channels, Z, Y, X)`` of what :meth:`read` yields; nothing but
+    metadata is read until :meth:`read` is called.
+    """
+
+    where: str
+    images: list[FieldImage]
+    field_ids: list[int]
+    channel_ids: list[int]
+    shape_zyx: tuple[int, int, int]
+    dtype: np.dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.field_ids), len(self.channel_ids), *self.shape_zyx)
+
+    def read(self, field: int, channel: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The ``(Z, Y, X)`` stack of the ``channel``-th selected channel of a selected field."""
+        if out is None:
+            out = aligned_empty(self.shape_zyx, self.dtype)
+        f, c = self.field_ids[field], self.channel_ids[channel]
+        _read_channel(self.images[f], c, out, f"{self.where}, field {f}, channel {c}")
+        return out
+
+
+def open_well(plate, well: str, *, fields=None, channels=None) -> WellImages:
+    """Open a well for reading field by field, channel by channel (see :func:`read_well`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hcs_steps.plate import write_well
+    >>> plate = tempfile.mkdtemp() + "/p.zarr"
+    >>> _ = write_well(plate, "B03", np.ones((3, 2, 1, 4, 4), np.uint8), channel_names=["a", "b"])
+    >>> well = open_well(plate, "B03", channels=["b"])
+    >>> well.shape, well.read(2, 0).shape
+    ((3, 1, 1, 4, 4), (1, 4, 4))
+    """
+    well = canonical_well(well)
+    images = well_fields(plate, well)
+    where = f"plate {plate}, well {well}"
+    field_ids = _select(fields, list(range(len(images))), "field", where)
+    shapes = {images[f].shape_czyx[1:] for f in field_ids}
+    dtypes = {images[f].info.dtype for f in field_ids}
+    if len(shapes) > 1 or len(dtypes) > 1:
+        raise PlateDataError(f"{where}: fields differ in shape {shapes} or dtype {dtypes}")
+    channel_ids = _select(channels, images[field_ids[0]].channel_names, "channel", where)
+    return WellImages(where, images, field_ids, channel_ids, shapes.pop(), dtypes.pop())
+
+
 def read_well(plate, well: str, *, fields=None, channels=None) -> np.ndarray:
     """Read a well as a 64-byte-aligned ``(fields, channels, Z, Y, X)`` array.
 
@@ -171,47 +224,37 @@ def read_well(plate, well: str, *, fields=None, channels=None) -> np.ndarray:
         For a missing well or field, an unsafe array, or a chunk that cannot be decoded
         (the message names the well, field and chunk key).
     """
-    well = canonical_well(well)
-    images = well_fields(plate, well)
-    where = f"plate {plate}, well {well}"
-    field_ids = _select(fields, list(range(len(images))), "field", where)
-    shapes = {images[f].shape_czyx[1:] for f in field_ids}
-    dtypes = {images[f].info.dtype for f in field_ids}
-    if len(shapes) > 1 or len(dtypes) > 1:
-        raise PlateDataError(f"{where}: fields differ in shape {shapes} or dtype {dtypes}")
-    channel_ids = _select(channels, images[field_ids[0]].channel_names, "channel", where)
-    out = aligned_empty((len(field_ids), len(channel_ids), *shapes.pop()), dtypes.pop())
-    for slot, f in enumerate(field_ids):
-        _read_field(images[f], channel_ids, out[slot], f"{where}, field {f}")
+    images = open_well(plate, well, fields=fields, channels=channels)
+    out = aligned_empty(images.shape, images.dtype)
+    for f in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            images.read(f, c, out[f, c])
     return out
 
 
-def _read_field(image: FieldImage, channel_ids: list[int], out: np.ndarray, where: str) -> None:
-    """Decode each selected channel of one field straight into its slot of ``out``.
+def _read_channel(image: FieldImage, channel: int, out: np.ndarray, where: str) -> None:
+    """Decode one channel of one field straight into ``out`` (``(Z, Y, X)``).
 
-    One zarr call per channel lets zarr decode chunks concurrently; only when it fails are
-    the chunks read one by one, to name the damaged one.
+    One zarr call lets zarr decode the chunks concurrently; only when it fails are the
+    chunks read one by one, to name the damaged one.
     """
     array = zarr.open_array(image.array_dir, mode="r")
     c_axis = image.axes.index("c") if "c" in image.axes else None
     block_shape = tuple(1 if i == c_axis else n for i, n in enumerate(image.info.shape))
-    for slot, channel in enumerate(channel_ids):
-        selection = tuple(
-            slice(channel, channel + 1) if i == c_axis else slice(None)
-            for i in range(len(image.axes))
-        )
-        chunks = list(_chunk_selections(image, selection))
-        here = f"{where}, channel {channel}"
-        if image.all_chunks_stored:
-            for chunk in chunks:
-                key = _chunk_key(array, image, chunk)
-                if not (image.array_dir / key).is_file():
-                    raise PlateDataError(f"{here}: chunk {key} of {image.array_dir} is missing")
-        target = np.reshape(out[slot], block_shape, copy=False)
-        try:
-            array.get_basic_selection(selection, out=NDBuffer.from_numpy_array(target))
-        except CHUNK_ERRORS as error:
-            raise _locate_damage(array, image, chunks, here, error) from error
+    selection = tuple(
+        slice(channel, channel + 1) if i == c_axis else slice(None) for i in range(len(image.axes))
+    )
+    chunks = list(_chunk_selections(image, selection))
+    if image.all_chunks_stored:
+        for chunk in chunks:
+            key = _chunk_key(array, image, chunk)
+            if not (image.array_dir / key).is_file():
+                raise PlateDataError(f"{where}: chunk {key} of {image.array_dir} is missing")
+    target = np.reshape(out, block_shape, copy=False)
+    try:
+        array.get_basic_selection(selection, out=NDBuffer.from_numpy_array(target))
+    except CHUNK_ERRORS as error:
+        raise _locate_damage(array, image, chunks, where, error) from error
 
 
 def _chunk_selections(image: FieldImage, selection: tuple):
