@@ -1,9 +1,11 @@
 """Run one planned segment on one well: the body of every step rule.
 
-Reads the well's chunks once (``(fields, channels, Z, Y, X)`` numpy), and for each field and
-channel converts the ``[Z, Y, X]`` stack once to the segment's memory type on the job's
-device, applies the segment's steps in memory, and converts back to numpy only where a
-result is written: after the last step, and after steps listed under ``keep``. Special
+Streams the well field by field: each channel's ``[Z, Y, X]`` stack is read from its chunks,
+converted once to the segment's memory type on the job's device, run through the segment's
+steps in memory, and converted back to numpy only where a result is written (after the last
+step, and after steps listed under ``keep``); each field's results are written before the
+next field is read, and each written well appears, complete, once its last field is written.
+So a job holds about one field's input and results, however many fields a well has. Special
 outputs (``counts``, ``objects``) become per-well measurement tables.
 """
 
@@ -37,15 +39,15 @@ def _device_for(memory_type: str, slot: GpuSlot) -> str | None:
     return slot.device
 
 
-def _stack_results(well: str, name: str, per_field: list[list[np.ndarray]]) -> np.ndarray:
-    shapes = {stack.shape for field in per_field for stack in field}
+def _field_channels(well: str, field: int, name: str, stacks: list[np.ndarray]) -> list:
+    shapes = {stack.shape for stack in stacks}
     if len(shapes) > 1:
         raise ValueError(
-            f"well {well}: after step {name!r} the channels have different shapes {sorted(shapes)}"
-            "; a step that changes the stack shape (e.g. a projection) must apply to all channels"
+            f"well {well}, field {field}: after step {name!r} the channels have different "
+            f"shapes {sorted(shapes)}; a step that changes the stack shape (e.g. a projection) "
+            "must apply to all channels"
         )
-    dtype = np.result_type(*[stack.dtype for field in per_field for stack in field])
-    return np.stack([np.stack([s.astype(dtype, copy=False) for s in f]) for f in per_field])
+    return stacks
 
 
 def _special_tables(special: dict, context: dict, tables: dict[str, list]) -> None:
@@ -74,37 +76,55 @@ def _apply(step: dict, stack, function, context: dict, tables: dict[str, list]):
     return stack
 
 
-def process_well(
-    data: np.ndarray, spec: dict, channel_names, slot: GpuSlot, implementations, logger
-):
-    """Apply a segment to a well array; return ``(results by step name, tables by kind)``.
+def process_field(
+    source, field: int, spec: dict, channel_names, device, implementations, tables, logger
+) -> dict[str, list[np.ndarray]]:
+    """Apply a segment to one field of an opened well (:class:`~hcs_steps.plate.WellImages`).
 
-    ``implementations`` maps each step name to its decorated function. Results are per
-    written step: a list per field of one numpy stack per channel. ``logger`` gets the
-    device the library itself reports for the data (pyclesperanto: the OpenCL device).
+    Returns, per written step, one numpy stack per channel; special outputs are appended to
+    ``tables`` (kind -> list of frames). ``implementations`` maps each step name to its
+    decorated function. ``logger`` gets the device the library itself reports for the data
+    (pyclesperanto: the OpenCL device).
     """
     from hcs_steps import memory
 
     target = memory.MemoryType(spec["memory_type"])
-    device = _device_for(spec["memory_type"], slot)
-    results = {name: [[] for _ in range(data.shape[0])] for name in spec["written"]}
-    tables = {kind: [] for kind in MEASUREMENT_COLUMNS}
-    with _stream(target, device):
-        for field in range(data.shape[0]):
-            for channel_index, channel in enumerate(channel_names):
-                stack = memory.convert(data[field, channel_index], target, device=device)
-                if field == channel_index == 0:
-                    logger.info("data in %s on %s", spec["memory_type"], memory.device_of(stack))
-                for step in spec["steps"]:
-                    if applies_to(step, channel):
-                        context = {"field": field, "channel": channel}
-                        stack = _apply(step, stack, implementations[step["name"]], context, tables)
-                    if step["name"] in results:
-                        host = memory.convert(
-                            stack, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True
-                        )
-                        results[step["name"]][field].append(np.asarray(host))
-    return results, tables
+    results = {name: [] for name in spec["written"]}
+    for channel_index, channel in enumerate(channel_names):
+        stack = memory.convert(source.read(field, channel_index), target, device=device)
+        if field == channel_index == 0:
+            logger.info("data in %s on %s", spec["memory_type"], memory.device_of(stack))
+        for step in spec["steps"]:
+            if applies_to(step, channel):
+                context = {"field": field, "channel": channel}
+                stack = _apply(step, stack, implementations[step["name"]], context, tables)
+            if step["name"] in results:
+                host = memory.convert(stack, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True)
+                results[step["name"]].append(np.asarray(host))
+    return results
+
+
+def _log_segment(logger, spec: dict, slot: GpuSlot, wants_gpu: bool) -> None:
+    """The job log's account of where the segment runs and why, and of each step."""
+    logger.info(
+        "segment %s (%s): device %s - %s",
+        spec["segment"],
+        spec["memory_type"],
+        slot.device,
+        slot.reason,
+    )
+    if wants_gpu and slot.gpu_id is None:
+        logger.warning("no GPU for this GPU-typed segment: %s runs on the CPU", spec["memory_type"])
+    for step in spec["steps"]:
+        logger.info(
+            "step %s = %s[%s] (backend: %s) params %s channels %s",
+            step["name"],
+            step["step"],
+            step["memory_type"],
+            step["backend_reason"],
+            step["params"],
+            step["channels"],
+        )
 
 
 def run_segment(
@@ -136,57 +156,58 @@ def run_segment(
             ]
             for step in spec["steps"]
         }
-        data = plates.read_well(input_plate, well, channels=list(channel_names))
+        source = plates.open_well(input_plate, well, channels=list(channel_names))
         logger.info(
-            "plate %s well %s: read %s %s from %s", plate, well, data.shape, data.dtype, input_plate
+            "plate %s well %s: %s %s from %s", plate, well, source.shape, source.dtype, input_plate
         )
         wants_gpu = spec["device"] == "gpu"
-        with (
-            gpu_slot()
-            if wants_gpu
-            else contextlib.nullcontext(
-                GpuSlot("cpu", None, f"planned for the CPU: {spec['device_reason']}")
-            ) as slot
-        ):
-            logger.info(
-                "segment %s (%s): device %s - %s",
-                spec["segment"],
-                spec["memory_type"],
-                slot.device,
-                slot.reason,
+        tables = {kind: [] for kind in MEASUREMENT_COLUMNS}
+        with contextlib.ExitStack() as held:
+            slot = held.enter_context(
+                gpu_slot()
+                if wants_gpu
+                else contextlib.nullcontext(
+                    GpuSlot("cpu", None, f"planned for the CPU: {spec['device_reason']}")
+                )
             )
-            if wants_gpu and slot.gpu_id is None:
-                logger.warning(
-                    "no GPU for this GPU-typed segment: %s runs on the CPU", spec["memory_type"]
-                )
-            for step in spec["steps"]:
-                logger.info(
-                    "step %s = %s[%s] (backend: %s) params %s channels %s",
-                    step["name"],
-                    step["step"],
-                    step["memory_type"],
-                    step["backend_reason"],
-                    step["params"],
-                    step["channels"],
-                )
+            _log_segment(logger, spec, slot, wants_gpu)
             device = _device_for(spec["memory_type"], slot)
-            with memory.use_device(device) if device else contextlib.nullcontext():
-                results, tables = process_well(
-                    data, spec, channel_names, slot, implementations, logger
+            if device:
+                held.enter_context(memory.use_device(device))
+            held.enter_context(_stream(memory.MemoryType(spec["memory_type"]), device))
+            writers = {
+                name: held.enter_context(
+                    plates.WellWriter(
+                        output_plates[name],
+                        well,
+                        fields=source.shape[0],
+                        channel_names=list(channel_names),
+                        provenance={
+                            **(provenance or {}),
+                            "segment": spec,
+                            "step": name,
+                            "well": well,
+                        },
+                    )
                 )
-        for name, per_field in results.items():
-            array = _stack_results(well, name, per_field)
-            record = {**(provenance or {}), "segment": spec, "step": name, "well": well}
-            plates.write_well(
-                output_plates[name],
-                well,
-                array,
-                channel_names=list(channel_names),
-                provenance=record,
-            )
-            logger.info(
-                "wrote step %s: %s %s to %s", name, array.shape, array.dtype, output_plates[name]
-            )
+                for name in spec["written"]
+            }
+            for field in range(source.shape[0]):
+                results = process_field(
+                    source, field, spec, channel_names, device, implementations, tables, logger
+                )
+                for name, stacks in results.items():
+                    writers[name].write_field(_field_channels(well, field, name, stacks))
+            for name, writer in writers.items():
+                writer.publish()
+                shape, dtype = writer.shape_dtype
+                logger.info(
+                    "wrote step %s: %s %s to %s",
+                    name,
+                    (source.shape[0], len(channel_names), *shape),
+                    dtype,
+                    output_plates[name],
+                )
         for kind, path in measurements.items():
             frame = pd.concat(tables[kind]) if tables[kind] else None
             write_table(frame, kind, path, plate=plate, well=well)
