@@ -57,6 +57,23 @@ def _special_tables(special: dict, context: dict, tables: dict[str, list]) -> No
             tables[kind].append(frame.assign(**context))
 
 
+def limit_library_threads(memory_type: str, threads: int) -> None:
+    """Let the segment's library use ``threads`` cores per operation (torch: intra-op threads).
+
+    Snakemake runs as many jobs at once as ``--cores`` allows, each on its rule's
+    ``threads``; torch would otherwise give every operation of every job one thread per
+    core, and its OpenMP threads spin while they wait for a core: on 2 cores a serial loop
+    of 24 wells took 7.5 s of CPU with torch's default threads and 3.6 s with one
+    (``benchmarks/orchestration.py``). The setting is per process, and every job of a
+    threaded run asks for the same ``threads``.
+    """
+    if memory_type == "torch":
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
 def _stream(target, device):
     """This thread's CUDA stream for cupy/torch on a GPU (jobs in threads share a GPU)."""
     from hcs_steps.memory.streams import needs_stream, thread_stream
@@ -139,11 +156,13 @@ def run_segment(
     log: str | None = None,
     plugins: list[str] = (),
     provenance: dict | None = None,
+    threads: int = 1,
 ) -> None:
     """Run ``spec`` (a :meth:`~hcs_steps.workflow.plan.Segment.spec`) on one well.
 
     Writes the well into each plate of ``output_plates`` (step name -> plate path) and the
     special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
+    ``threads`` is the cores the job may use (see :func:`limit_library_threads`).
     """
     from hcs_steps import memory, steps
     from hcs_steps import plate as plates
@@ -172,6 +191,7 @@ def run_segment(
             )
             _log_segment(logger, spec, slot, wants_gpu)
             device = _device_for(spec["memory_type"], slot)
+            limit_library_threads(spec["memory_type"], threads)
             if device:
                 held.enter_context(memory.use_device(device))
             held.enter_context(_stream(memory.MemoryType(spec["memory_type"]), device))
