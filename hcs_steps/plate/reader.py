@@ -3,6 +3,9 @@
 Array paths, axes and channel names come from the metadata; every array is checked
 (:mod:`hcs_steps.plate.checks`) before zarr opens it, and a chunk that fails to decode is
 reported with its well, field and chunk key.
+
+zarr is imported only where chunks are read or written: opening a plate reads JSON, and
+that is all a Snakefile parse (every cluster job) needs; importing zarr takes most of a second.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import zarr
-from zarr.core.buffer.cpu import NDBuffer
 
 from hcs_steps.buffers import aligned_empty
 from hcs_steps.plate import ngff
@@ -238,6 +239,9 @@ def _read_channel(image: FieldImage, channel: int, out: np.ndarray, where: str) 
     One zarr call lets zarr decode the chunks concurrently; only when it fails are the
     chunks read one by one, to name the damaged one.
     """
+    import zarr
+    from zarr.core.buffer.cpu import NDBuffer
+
     array = zarr.open_array(image.array_dir, mode="r")
     c_axis = image.axes.index("c") if "c" in image.axes else None
     block_shape = tuple(1 if i == c_axis else n for i, n in enumerate(image.info.shape))

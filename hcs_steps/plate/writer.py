@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from hcs_steps.plate import ngff
 from hcs_steps.plate.atomic import publish_directory, temporary_sibling
@@ -112,6 +111,8 @@ class WellWriter:
         ngff.ensure_group(self.plate / row, version)
         self.final = plate_well_path(self.plate, well)
         self.tmp = temporary_sibling(self.final)
+        import zarr  # not on import: see hcs_steps.plate.reader
+
         self.group = zarr.open_group(self.tmp, mode="w", zarr_format=self.fmt.zarr_format)
         self.written: list[str] = []
         self.shape_dtype = None

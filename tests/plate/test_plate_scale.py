@@ -6,6 +6,8 @@ counting those calls by file counts the metadata reads.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -73,3 +75,16 @@ def test_reading_one_well_does_not_open_the_others(plates, reads):
     assert reads["zarr.json"] == 1
     # zarr reads the chunks (and probes for v2 metadata) through the same call
     assert all(name.startswith("B/12/") for name in reads if name != "zarr.json"), reads
+
+
+def test_opening_a_plate_imports_no_zarr(plates):
+    """A Snakefile parse opens plates; zarr (most of a second) is for reading chunks."""
+    code = (
+        "import sys\n"
+        "from hcs_steps.plate import open_source\n"
+        f"assert len(open_source({str(plates[24])!r}, 'ome-zarr').wells) == 24\n"
+        "print(sorted(m for m in ('zarr', 'numcodecs') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
