@@ -8,7 +8,14 @@ one plate may run concurrently in separate processes; plate metadata is written 
 from hcs_steps.plate.errors import PlateDataError
 from hcs_steps.plate.layout import canonical_well, parse_well, plate_well_path
 from hcs_steps.plate.provenance import array_checksum, library_versions
-from hcs_steps.plate.reader import PlateLayout, open_plate, read_well, well_fields
+from hcs_steps.plate.reader import (
+    PlateLayout,
+    WellImages,
+    open_plate,
+    open_well,
+    read_well,
+    well_fields,
+)
 from hcs_steps.plate.source import Source
 from hcs_steps.plate.sources import (
     build_demo_plate,
@@ -17,12 +24,14 @@ from hcs_steps.plate.sources import (
     open_source,
 )
 from hcs_steps.plate.synthetic import synthetic_plate, synthetic_well
-from hcs_steps.plate.writer import write_plate_metadata, write_well
+from hcs_steps.plate.writer import WellWriter, write_plate_metadata, write_well
 
 __all__ = [
     "PlateDataError",
     "PlateLayout",
     "Source",
+    "WellImages",
+    "WellWriter",
     "array_checksum",
     "build_demo_plate",
     "canonical_well",
@@ -31,6 +40,7 @@ __all__ = [
     "library_versions",
     "open_plate",
     "open_source",
+    "open_well",
     "parse_well",
     "plate_well_path",
     "read_well",

@@ -16,9 +16,6 @@ without: v2 has no checksum codec that other readers (e.g. ngff-zarr) accept.
 
 from __future__ import annotations
 
-import numcodecs
-from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
-
 from hcs_steps.plate.errors import PlateDataError
 
 CODECS = ("blosc-lz4", "blosc-zstd", "zstd", "none")
@@ -37,6 +34,10 @@ def codec_options(codec: str, zarr_format: int) -> dict:
     """
     if codec not in CODECS:
         raise PlateDataError(f"codec {codec!r} is not one of {CODECS}")
+    # imported here, like zarr everywhere in hcs_steps.plate: see hcs_steps.plate.reader
+    import numcodecs
+    from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
+
     if zarr_format == 2:
         if codec == "none":
             compressor = None

@@ -14,8 +14,6 @@ import shutil
 import warnings
 from pathlib import Path
 
-import zarr
-
 from hcs_steps.plate.atomic import temporary_sibling, write_file_atomically
 from hcs_steps.plate.errors import PlateDataError
 
@@ -100,6 +98,8 @@ def render_group(directory: Path, version: str, write, extra_attributes=None) ->
     ``write(group, fmt)`` fills a scratch zarr group using ``ome_zarr.writer``; its
     metadata files are then renamed over ``directory``'s.
     """
+    import zarr  # not on import: see hcs_steps.plate.reader
+
     fmt = ngff_format(version)
     directory.mkdir(parents=True, exist_ok=True)
     scratch = temporary_sibling(directory / "meta")

@@ -31,6 +31,32 @@ def _version(name: str) -> str | None:
         return None
 
 
+class StreamingChecksum:
+    """:func:`array_checksum` of an array whose C-order parts arrive one by one.
+
+    Wells are written field by field (and channel by channel) without ever being whole in
+    memory; their checksum is the same as that of the whole array.
+
+    Examples
+    --------
+    >>> data = np.arange(12, dtype=np.uint16).reshape(3, 4)
+    >>> checksum = StreamingChecksum(data.dtype, data.shape)
+    >>> for row in data:
+    ...     checksum.update(row)
+    >>> checksum.hexdigest() == array_checksum(data)
+    True
+    """
+
+    def __init__(self, dtype, shape: tuple[int, ...]):
+        self._digest = hashlib.sha256(f"{np.dtype(dtype).str}{tuple(shape)}".encode())
+
+    def update(self, part: np.ndarray) -> None:
+        self._digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
+
+    def hexdigest(self) -> str:
+        return "sha256:" + self._digest.hexdigest()
+
+
 def array_checksum(data: np.ndarray) -> str:
     """``sha256:<hex>`` of an array's dtype, shape and C-order bytes.
 
@@ -40,6 +66,6 @@ def array_checksum(data: np.ndarray) -> str:
     'sha256:0f4c6241'
     """
     data = np.ascontiguousarray(data)
-    digest = hashlib.sha256(f"{data.dtype.str}{data.shape}".encode())
-    digest.update(memoryview(data).cast("B"))
-    return "sha256:" + digest.hexdigest()
+    checksum = StreamingChecksum(data.dtype, data.shape)
+    checksum.update(data)
+    return checksum.hexdigest()

@@ -3,6 +3,9 @@
 Array paths, axes and channel names come from the metadata; every array is checked
 (:mod:`hcs_steps.plate.checks`) before zarr opens it, and a chunk that fails to decode is
 reported with its well, field and chunk key.
+
+zarr is imported only where chunks are read or written: opening a plate reads JSON, and
+that is all a Snakefile parse (every cluster job) needs; importing zarr takes most of a second.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import zarr
-from zarr.core.buffer.cpu import NDBuffer
 
 from hcs_steps.buffers import aligned_empty
 from hcs_steps.plate import ngff
@@ -67,13 +68,8 @@ class FieldImage:
         return tuple(sizes.get(axis, 1) for axis in "czyx")
 
 
-def _plate_well_paths(plate: Path) -> dict[str, str]:
-    if ngff.zarr_format_of(plate) is None:
-        return {}
-    ome = ngff.read_attributes(plate)[0]
-    meta = ome.get("plate")
-    if not meta:
-        return {}
+def _plate_well_paths(plate: Path, meta: dict) -> dict[str, str]:
+    """Canonical well name -> group path, from the plate's parsed NGFF ``plate`` metadata."""
     rows = [r["name"] for r in meta.get("rows", [])]
     columns = [c["name"] for c in meta.get("columns", [])]
     paths = {}
@@ -86,11 +82,22 @@ def _plate_well_paths(plate: Path) -> dict[str, str]:
     return paths
 
 
+def _listed_well_paths(plate: Path) -> dict[str, str]:
+    """The wells the plate metadata lists; ``{}`` for a plate without (yet) any."""
+    if ngff.zarr_format_of(plate) is None:
+        return {}
+    return _plate_well_paths(plate, ngff.read_attributes(plate)[0].get("plate") or {})
+
+
+def _well_directory(plate: Path, well: str, well_paths: dict[str, str]) -> Path:
+    path = well_paths.get(canonical_well(well))
+    return plate / path if path is not None else plate_well_path(plate, well)
+
+
 def well_directory(plate, well: str) -> Path:
     """The well's group directory: from the plate metadata, else ``<plate>/<row>/<column>``."""
     plate = Path(plate)
-    path = _plate_well_paths(plate).get(canonical_well(well))
-    return plate / path if path is not None else plate_well_path(plate, well)
+    return _well_directory(plate, well, _listed_well_paths(plate))
 
 
 def _field_image(field_dir: Path, where: str, own: bool) -> FieldImage:
@@ -113,7 +120,10 @@ def _field_image(field_dir: Path, where: str, own: bool) -> FieldImage:
 
 def well_fields(plate, well: str) -> list[FieldImage]:
     """The field images of ``well`` in the order its metadata lists them."""
-    directory = well_directory(plate, well)
+    return _well_fields(plate, well, well_directory(plate, well))
+
+
+def _well_fields(plate, well: str, directory: Path) -> list[FieldImage]:
     if ngff.zarr_format_of(directory) is None:
         raise PlateDataError(f"plate {plate}: well {well} is missing (no group at {directory})")
     ome, attributes, _ = ngff.read_attributes(directory)
@@ -144,6 +154,59 @@ def _select(requested, available: list, what: str, where: str) -> list[int]:
     return indices
 
 
+@dataclass(frozen=True)
+class WellImages:
+    """A well's selected fields and channels, read one channel of one field at a time.
+
+    ``shape`` is ``(fields, channels, Z, Y, X)`` of what :meth:`read` yields; nothing but
+    metadata is read until :meth:`read` is called.
+    """
+
+    where: str
+    images: list[FieldImage]
+    field_ids: list[int]
+    channel_ids: list[int]
+    shape_zyx: tuple[int, int, int]
+    dtype: np.dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.field_ids), len(self.channel_ids), *self.shape_zyx)
+
+    def read(self, field: int, channel: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The ``(Z, Y, X)`` stack of the ``channel``-th selected channel of a selected field."""
+        if out is None:
+            out = aligned_empty(self.shape_zyx, self.dtype)
+        f, c = self.field_ids[field], self.channel_ids[channel]
+        _read_channel(self.images[f], c, out, f"{self.where}, field {f}, channel {c}")
+        return out
+
+
+def open_well(plate, well: str, *, fields=None, channels=None) -> WellImages:
+    """Open a well for reading field by field, channel by channel (see :func:`read_well`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hcs_steps.plate import write_well
+    >>> plate = tempfile.mkdtemp() + "/p.zarr"
+    >>> _ = write_well(plate, "B03", np.ones((3, 2, 1, 4, 4), np.uint8), channel_names=["a", "b"])
+    >>> well = open_well(plate, "B03", channels=["b"])
+    >>> well.shape, well.read(2, 0).shape
+    ((3, 1, 1, 4, 4), (1, 4, 4))
+    """
+    well = canonical_well(well)
+    images = well_fields(plate, well)
+    where = f"plate {plate}, well {well}"
+    field_ids = _select(fields, list(range(len(images))), "field", where)
+    shapes = {images[f].shape_czyx[1:] for f in field_ids}
+    dtypes = {images[f].info.dtype for f in field_ids}
+    if len(shapes) > 1 or len(dtypes) > 1:
+        raise PlateDataError(f"{where}: fields differ in shape {shapes} or dtype {dtypes}")
+    channel_ids = _select(channels, images[field_ids[0]].channel_names, "channel", where)
+    return WellImages(where, images, field_ids, channel_ids, shapes.pop(), dtypes.pop())
+
+
 def read_well(plate, well: str, *, fields=None, channels=None) -> np.ndarray:
     """Read a well as a 64-byte-aligned ``(fields, channels, Z, Y, X)`` array.
 
@@ -162,47 +225,40 @@ def read_well(plate, well: str, *, fields=None, channels=None) -> np.ndarray:
         For a missing well or field, an unsafe array, or a chunk that cannot be decoded
         (the message names the well, field and chunk key).
     """
-    well = canonical_well(well)
-    images = well_fields(plate, well)
-    where = f"plate {plate}, well {well}"
-    field_ids = _select(fields, list(range(len(images))), "field", where)
-    shapes = {images[f].shape_czyx[1:] for f in field_ids}
-    dtypes = {images[f].info.dtype for f in field_ids}
-    if len(shapes) > 1 or len(dtypes) > 1:
-        raise PlateDataError(f"{where}: fields differ in shape {shapes} or dtype {dtypes}")
-    channel_ids = _select(channels, images[field_ids[0]].channel_names, "channel", where)
-    out = aligned_empty((len(field_ids), len(channel_ids), *shapes.pop()), dtypes.pop())
-    for slot, f in enumerate(field_ids):
-        _read_field(images[f], channel_ids, out[slot], f"{where}, field {f}")
+    images = open_well(plate, well, fields=fields, channels=channels)
+    out = aligned_empty(images.shape, images.dtype)
+    for f in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            images.read(f, c, out[f, c])
     return out
 
 
-def _read_field(image: FieldImage, channel_ids: list[int], out: np.ndarray, where: str) -> None:
-    """Decode each selected channel of one field straight into its slot of ``out``.
+def _read_channel(image: FieldImage, channel: int, out: np.ndarray, where: str) -> None:
+    """Decode one channel of one field straight into ``out`` (``(Z, Y, X)``).
 
-    One zarr call per channel lets zarr decode chunks concurrently; only when it fails are
-    the chunks read one by one, to name the damaged one.
+    One zarr call lets zarr decode the chunks concurrently; only when it fails are the
+    chunks read one by one, to name the damaged one.
     """
+    import zarr
+    from zarr.core.buffer.cpu import NDBuffer
+
     array = zarr.open_array(image.array_dir, mode="r")
     c_axis = image.axes.index("c") if "c" in image.axes else None
     block_shape = tuple(1 if i == c_axis else n for i, n in enumerate(image.info.shape))
-    for slot, channel in enumerate(channel_ids):
-        selection = tuple(
-            slice(channel, channel + 1) if i == c_axis else slice(None)
-            for i in range(len(image.axes))
-        )
-        chunks = list(_chunk_selections(image, selection))
-        here = f"{where}, channel {channel}"
-        if image.all_chunks_stored:
-            for chunk in chunks:
-                key = _chunk_key(array, image, chunk)
-                if not (image.array_dir / key).is_file():
-                    raise PlateDataError(f"{here}: chunk {key} of {image.array_dir} is missing")
-        target = np.reshape(out[slot], block_shape, copy=False)
-        try:
-            array.get_basic_selection(selection, out=NDBuffer.from_numpy_array(target))
-        except CHUNK_ERRORS as error:
-            raise _locate_damage(array, image, chunks, here, error) from error
+    selection = tuple(
+        slice(channel, channel + 1) if i == c_axis else slice(None) for i in range(len(image.axes))
+    )
+    chunks = list(_chunk_selections(image, selection))
+    if image.all_chunks_stored:
+        for chunk in chunks:
+            key = _chunk_key(array, image, chunk)
+            if not (image.array_dir / key).is_file():
+                raise PlateDataError(f"{where}: chunk {key} of {image.array_dir} is missing")
+    target = np.reshape(out, block_shape, copy=False)
+    try:
+        array.get_basic_selection(selection, out=NDBuffer.from_numpy_array(target))
+    except CHUNK_ERRORS as error:
+        raise _locate_damage(array, image, chunks, where, error) from error
 
 
 def _chunk_selections(image: FieldImage, selection: tuple):
@@ -234,8 +290,14 @@ def _locate_damage(array, image: FieldImage, chunks, where: str, error) -> Plate
     return PlateDataError(f"{where}: {image.array_dir} cannot be decoded: {error}")
 
 
-def open_plate(plate) -> PlateLayout:
+def open_plate(plate, *, every_well: bool = True) -> PlateLayout:
     """Read a plate's layout from its NGFF metadata, checking every listed well and field.
+
+    The plate metadata is read once, and each well's metadata once, whatever the number of
+    wells. With ``every_well=False`` only the first listed well is opened (for the channel
+    names, shape and dtype): what planning a run needs, in the same time for 6 wells or
+    1536; a missing or damaged well is then reported by whatever reads it.
+    ``field_count`` is then the plate metadata's ``field_count`` where it has one.
 
     Examples
     --------
@@ -255,16 +317,20 @@ def open_plate(plate) -> PlateLayout:
     meta = ome.get("plate")
     if not meta or not meta.get("wells"):
         raise PlateDataError(f"{plate} has no NGFF plate metadata listing wells")
-    well_paths = _plate_well_paths(plate)
+    well_paths = _plate_well_paths(plate, meta)
     wells = sort_wells(well_paths)
-    fields = {w: well_fields(plate, w) for w in wells}
+    opened = wells if every_well else wells[:1]
+    fields = {w: _well_fields(plate, w, _well_directory(plate, w, well_paths)) for w in opened}
     first = fields[wells[0]][0]
+    field_count = max(len(f) for f in fields.values())
+    if not every_well:
+        field_count = meta.get("field_count") or field_count
     return PlateLayout(
         name=meta.get("name", plate.stem),
         rows=[r["name"] for r in meta["rows"]],
         columns=[c["name"] for c in meta["columns"]],
         wells=wells,
-        field_count=max(len(f) for f in fields.values()),
+        field_count=field_count,
         channel_names=first.channel_names,
         shape_zyx=first.shape_czyx[1:],
         dtype=first.info.dtype,

@@ -29,7 +29,10 @@ class ZarrSource(Source):
 
 
 def _zarr_source(path: Path) -> ZarrSource:
-    layout = open_plate(path)
+    # Only the plate metadata and the first well: opening is what every Snakefile parse
+    # does (on a cluster, every job), so it must not grow with the plate. Each well is
+    # checked when it is read.
+    layout = open_plate(path, every_well=False)
     return ZarrSource(
         name=layout.name,
         wells=layout.wells,

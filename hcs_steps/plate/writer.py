@@ -1,8 +1,9 @@
 """Write wells atomically and, once all wells exist, the plate's metadata.
 
-``write_well`` touches only its own well directory (built in a temporary sibling, then
-renamed), plus the plate and row groups when they do not exist yet; per-well jobs of one
-plate can therefore run in parallel processes. ``write_plate_metadata`` runs once at the end.
+``write_well`` (or :class:`WellWriter`, one field at a time) touches only its own well
+directory (built in a temporary sibling, then renamed), plus the plate and row groups when
+they do not exist yet; per-well jobs of one plate can therefore run in parallel processes.
+``write_plate_metadata`` runs once at the end.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from hcs_steps.plate import ngff
 from hcs_steps.plate.atomic import publish_directory, temporary_sibling
 from hcs_steps.plate.codecs import DEFAULT_CODEC, codec_options
 from hcs_steps.plate.errors import PlateDataError
 from hcs_steps.plate.layout import parse_well, plate_grid, plate_well_path, sort_wells
-from hcs_steps.plate.provenance import array_checksum, library_versions
+from hcs_steps.plate.provenance import StreamingChecksum, library_versions
 
 ARRAY_PATH = "0"
 # Chunks of about 4 MiB: whole planes, several of them when planes are small. Measured in
@@ -61,9 +61,119 @@ def _check_well_data(well: str, data, channel_names) -> np.ndarray:
     return data
 
 
-def _windows(field: np.ndarray) -> list[tuple[float, float]]:
-    flat = field.reshape(field.shape[0], -1)
-    return [(float(lo), float(hi)) for lo, hi in zip(flat.min(1), flat.max(1), strict=True)]
+def _check_field(where: str, channels: list[np.ndarray], channel_count: int) -> np.dtype:
+    """The dtype a field's channels are written in; refuses what no plate array can hold."""
+    if len(channels) != channel_count:
+        raise PlateDataError(f"{where}: {len(channels)} channels for {channel_count} names")
+    shapes = {stack.shape for stack in channels}
+    if len(shapes) > 1:
+        raise PlateDataError(f"{where}: channels differ in shape {sorted(shapes)}")
+    shape = shapes.pop()
+    dtype = np.result_type(*channels)
+    if len(shape) != 3 or min(shape) == 0 or dtype.kind not in "biuf":
+        raise PlateDataError(
+            f"{where}: a channel is {shape} {dtype}; expected non-empty numeric (Z, Y, X)"
+        )
+    return dtype
+
+
+class WellWriter:
+    """Write one well field by field; the well appears in the plate, complete, on publish.
+
+    Fields are built in a hidden temporary sibling of the well's directory and renamed into
+    place by :meth:`publish` (see :mod:`hcs_steps.plate.atomic`), so a well never has to be
+    whole in memory to be written atomically. The first field fixes the well's shape and
+    dtype; later fields must have the same shape and a dtype that casts to it safely.
+    Used as a context manager, a well left unpublished by an error is discarded.
+    """
+
+    def __init__(
+        self,
+        plate,
+        well: str,
+        *,
+        fields: int,
+        channel_names,
+        provenance: dict | None = None,
+        pixel_size_zyx=None,
+        codec: str = DEFAULT_CODEC,
+        chunk_planes: int | None = None,
+        ngff_version: str | None = None,
+    ):
+        self.plate, self.well = Path(plate), well
+        row, _ = parse_well(well)
+        self.fields, self.channel_names = fields, list(channel_names)
+        self.provenance, self.pixel_size_zyx = dict(provenance or {}), pixel_size_zyx
+        self.codec, self.chunk_planes = codec, chunk_planes
+        version = plate_version(self.plate, ngff_version)
+        self.fmt = ngff.ngff_format(version)
+        ngff.ensure_group(self.plate, version)
+        ngff.ensure_group(self.plate / row, version)
+        self.final = plate_well_path(self.plate, well)
+        self.tmp = temporary_sibling(self.final)
+        import zarr  # not on import: see hcs_steps.plate.reader
+
+        self.group = zarr.open_group(self.tmp, mode="w", zarr_format=self.fmt.zarr_format)
+        self.written: list[str] = []
+        self.shape_dtype = None
+        self.checksum = None
+
+    def write_field(self, channels) -> None:
+        """Write the next field: one ``(Z, Y, X)`` stack per channel (or a 4D array)."""
+        index = len(self.written)
+        where = f"well {self.well}, field {index}"
+        if index >= self.fields:
+            raise PlateDataError(f"{where}: the well was opened for {self.fields} field(s)")
+        channels = [np.asarray(stack) for stack in channels]
+        dtype = _check_field(where, channels, len(self.channel_names))
+        if self.shape_dtype is None:
+            self.shape_dtype = (channels[0].shape, dtype)
+            shape = (self.fields, len(channels), *channels[0].shape)
+            self.checksum = StreamingChecksum(dtype, shape)
+        shape, well_dtype = self.shape_dtype
+        if channels[0].shape != shape or not np.can_cast(dtype, well_dtype, "safe"):
+            raise PlateDataError(
+                f"{where}: channels are {channels[0].shape} {dtype}, but field 0 was "
+                f"{shape} {well_dtype}; every field of a well must have the same shape and dtype"
+            )
+        path = str(index)
+        image = self.group.create_group(path)
+        windows = _write_field(
+            image, channels, well_dtype, self.fmt, self.codec, self.chunk_planes, self.checksum
+        )
+        ngff.image_metadata(
+            image,
+            self.fmt,
+            array_path=ARRAY_PATH,
+            channel_names=self.channel_names,
+            windows=windows,
+            scale_zyx=self.pixel_size_zyx,
+            name=f"{self.well} field {path}",
+        )
+        self.written.append(path)
+
+    def publish(self) -> Path:
+        """Write the well's metadata and provenance, then move the well into the plate."""
+        if len(self.written) != self.fields:
+            raise PlateDataError(
+                f"well {self.well}: {len(self.written)} of {self.fields} field(s) written"
+            )
+        ngff.well_metadata(self.group, self.written, self.fmt)
+        record = self.provenance
+        record["library_versions"] = {**library_versions(), **record.get("library_versions", {})}
+        record["output_checksum"] = self.checksum.hexdigest()
+        self.group.attrs[PROVENANCE_KEY] = {"provenance": record, "well": self.well}
+        publish_directory(self.tmp, self.final)
+        return self.final
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.discard()  # after publish the temporary directory is gone: nothing to do
 
 
 def write_well(
@@ -85,7 +195,8 @@ def write_well(
     ``attributes["hcs_steps"]["provenance"]``: the given ``provenance`` (step, function,
     parameters, input checksum, library versions...) plus the versions of numpy, zarr,
     numcodecs, ome-zarr, tifffile and hcs-steps, and the output's checksum.
-    Plate-level metadata is not written (see :func:`write_plate_metadata`).
+    Plate-level metadata is not written (see :func:`write_plate_metadata`); to write a well
+    one field at a time, use :class:`WellWriter`.
 
     Parameters
     ----------
@@ -124,63 +235,54 @@ def write_well(
     >>> bool((read_well(plate, "B03") == data).all())
     True
     """
-    plate = Path(plate)
-    row, _ = parse_well(well)
     data = _check_well_data(well, data, list(channel_names))
-    version = plate_version(plate, ngff_version)
-    fmt = ngff.ngff_format(version)
-    ngff.ensure_group(plate, version)
-    ngff.ensure_group(plate / row, version)
-    final = plate_well_path(plate, well)
-    tmp = temporary_sibling(final)
-    try:
-        group = zarr.open_group(tmp, mode="w", zarr_format=fmt.zarr_format)
-        field_paths = [str(f) for f in range(data.shape[0])]
-        for path, field in zip(field_paths, data, strict=True):
-            image = group.create_group(path)
-            _write_field(image, field, fmt, codec, chunk_planes)
-            ngff.image_metadata(
-                image,
-                fmt,
-                array_path=ARRAY_PATH,
-                channel_names=list(channel_names),
-                windows=_windows(field),
-                scale_zyx=pixel_size_zyx,
-                name=f"{well} field {path}",
-            )
-        ngff.well_metadata(group, field_paths, fmt)
-        record = dict(provenance or {})
-        record["library_versions"] = {**library_versions(), **record.get("library_versions", {})}
-        record["output_checksum"] = array_checksum(data)
-        group.attrs[PROVENANCE_KEY] = {"provenance": record, "well": well}
-        publish_directory(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    with WellWriter(
+        plate,
+        well,
+        fields=data.shape[0],
+        channel_names=channel_names,
+        provenance=provenance,
+        pixel_size_zyx=pixel_size_zyx,
+        codec=codec,
+        chunk_planes=chunk_planes,
+        ngff_version=ngff_version,
+    ) as writer:
+        for field in data:
+            writer.write_field(field)
+        return writer.publish()
 
 
-def _write_field(image, field: np.ndarray, fmt, codec: str, chunk_planes: int | None) -> None:
+def _write_field(image, channels, dtype, fmt, codec, chunk_planes, checksum) -> list:
+    """Write a field's channels one by one into a new array; return each channel's (min, max).
+
+    One channel at a time is cast to the well's dtype, written and added to the checksum.
+    """
     extra = (
         {"dimension_names": ("c", "z", "y", "x")}
         if fmt.zarr_format == 3
         else {"chunk_key_encoding": fmt.chunk_key_encoding}
     )
+    planes, y, x = channels[0].shape
     if chunk_planes is None:
-        chunk_planes = max(1, CHUNK_TARGET_BYTES // field[0, 0].nbytes)
-    chunks = (1, min(chunk_planes, field.shape[1]), *field.shape[2:])
+        chunk_planes = max(1, CHUNK_TARGET_BYTES // (y * x * dtype.itemsize))
     array = image.create_array(
         ARRAY_PATH,
-        shape=field.shape,
-        dtype=field.dtype,
-        chunks=chunks,
+        shape=(len(channels), planes, y, x),
+        dtype=dtype,
+        chunks=(1, min(chunk_planes, planes), y, x),
         fill_value=0,
         **codec_options(codec, fmt.zarr_format),
         config={"write_empty_chunks": True},
         **extra,
     )
     # write_empty_chunks: every chunk exists on disk, so a missing chunk file means damage.
-    array[...] = field
+    windows = []
+    for index, stack in enumerate(channels):
+        stack = stack.astype(dtype, copy=False)
+        array[index] = stack
+        checksum.update(stack)
+        windows.append((float(stack.min()), float(stack.max())))
+    return windows
 
 
 def write_plate_metadata(

@@ -1,15 +1,21 @@
 """Run one planned segment on one well: the body of every step rule.
 
-Reads the well's chunks once (``(fields, channels, Z, Y, X)`` numpy), and for each field and
-channel converts the ``[Z, Y, X]`` stack once to the segment's memory type on the job's
-device, applies the segment's steps in memory, and converts back to numpy only where a
-result is written: after the last step, and after steps listed under ``keep``. Special
-outputs (``counts``, ``objects``, ``features``, ``feature_summary``) become per-well
+Streams the well field by field: each channel's ``[Z, Y, X]`` stack is read from its chunks,
+converted once to the segment's memory type on the job's device, run through the segment's
+steps in memory, and converted back to numpy only where a result is written (after the last
+step, and after steps listed under ``keep``); each field's results are written before the
+next field is read, and each written well appears, complete, once its last field is written.
+So a job holds about one field's input and results, however many fields a well has.
+
+Special outputs (``counts``, ``objects``, ``features``, ``feature_summary``) become per-well
 measurement tables. A step's ``labels`` special output is kept in memory as that field's
 objects, named by the step; a step that reads every channel (``grow_cells``,
 ``measure_objects``) gets them, and each channel's stack as it reaches that step, once all
 channels of the field have passed through the steps before it; the objects it gives
 (cells, and their cytoplasm as ``<step>_cytoplasm``) join the field's objects.
+
+:func:`run_segment` streams from and to OME-Zarr plates; :func:`run_segment_on_data` runs
+the same fields of an in-memory well (the Python pipeline API).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -59,15 +66,15 @@ def _usable_slot(slot: GpuSlot, spec: dict, well: str) -> GpuSlot:
     return GpuSlot("cpu", None, f"{slot.reason}, but CUDA cannot use it (no NVIDIA driver)")
 
 
-def _stack_results(well: str, name: str, per_field: list[list[np.ndarray]]) -> np.ndarray:
-    shapes = {stack.shape for field in per_field for stack in field}
+def _field_channels(well: str, field: int, name: str, stacks: list[np.ndarray]) -> list:
+    shapes = {stack.shape for stack in stacks}
     if len(shapes) > 1:
         raise ValueError(
-            f"well {well}: after step {name!r} the channels have different shapes {sorted(shapes)}"
-            "; a step that changes the stack shape (e.g. a projection) must apply to all channels"
+            f"well {well}, field {field}: after step {name!r} the channels have different "
+            f"shapes {sorted(shapes)}; a step that changes the stack shape (e.g. a projection) "
+            "must apply to all channels"
         )
-    dtype = np.result_type(*[stack.dtype for field in per_field for stack in field])
-    return np.stack([np.stack([s.astype(dtype, copy=False) for s in f]) for f in per_field])
+    return stacks
 
 
 def _special_tables(special: dict, context: dict, tables: dict[str, list]) -> None:
@@ -75,6 +82,23 @@ def _special_tables(special: dict, context: dict, tables: dict[str, list]) -> No
         frame = special.get(kind)
         if frame is not None and len(frame):
             tables[kind].append(frame.assign(**context))
+
+
+def limit_library_threads(memory_type: str, threads: int) -> None:
+    """Let the segment's library use ``threads`` cores per operation (torch: intra-op threads).
+
+    Snakemake runs as many jobs at once as ``--cores`` allows, each on its rule's
+    ``threads``; torch would otherwise give every operation of every job one thread per
+    core, and its OpenMP threads spin while they wait for a core: on 2 cores a serial loop
+    of 24 wells took 7.5 s of CPU with torch's default threads and 3.6 s with one
+    (``benchmarks/orchestration.py``). The setting is per process, and every job of a
+    threaded run asks for the same ``threads``.
+    """
+    if memory_type == "torch":
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def _host(array) -> np.ndarray:
@@ -114,44 +138,113 @@ def _measure(step: dict, function, objects: dict, channels: dict, field: int, ta
             objects[step["name"] + suffix] = (channel, _host(special[key]))
 
 
-def process_well(
-    data: np.ndarray, spec: dict, channel_names, slot: GpuSlot, implementations, logger
-):
-    """Apply a segment to a well array; return ``(results by step name, tables by kind)``.
+def process_field(
+    read: Callable[[int, int], np.ndarray],
+    field: int,
+    spec: dict,
+    channel_names,
+    device,
+    implementations,
+    tables,
+    logger,
+) -> dict[str, list[np.ndarray]]:
+    """Apply a segment to one field; ``read(field, channel_index)`` gives its stacks.
 
-    ``implementations`` maps each step name to its decorated function. Results are per
-    written step: a list per field of one numpy stack per channel. ``logger`` gets the
-    device the library itself reports for the data (pyclesperanto: the OpenCL device).
+    Returns, per written step, one numpy stack per channel; special outputs are appended to
+    ``tables`` (kind -> list of frames). ``implementations`` maps each step name to its
+    decorated function. ``logger`` gets the device the library itself reports for the data
+    (pyclesperanto: the OpenCL device).
     """
     from hcs_steps import memory
 
     target = memory.MemoryType(spec["memory_type"])
-    # A library with devices of its own (pyclesperanto's OpenCL devices) places a job's
-    # "cpu" or "cuda:N" on its current device itself (its adapter's placement).
-    device = slot.device
-    results = {name: [[] for _ in range(data.shape[0])] for name in spec["written"]}
-    tables = {kind: [] for kind in TABLE_KINDS}
-    for field in range(data.shape[0]):
-        objects = {}
-        readings = {step["name"]: {} for step in spec["steps"] if step.get("reads_channels")}
-        for channel_index, channel in enumerate(channel_names):
-            stack = memory.convert(data[field, channel_index], target, device=device)
-            if field == channel_index == 0:
-                logger.info("data in %s on %s", spec["memory_type"], memory.device_of(stack))
-            for step in spec["steps"]:
-                if applies_to(step, channel):
-                    if step["name"] in readings:
-                        readings[step["name"]][channel] = _host(stack)
-                    else:
-                        context = {"field": field, "channel": channel}
-                        function = implementations[step["name"]]
-                        stack = _apply(step, stack, function, context, tables, objects)
-                if step["name"] in results:
-                    results[step["name"]][field].append(_host(stack))
-        for name, channels in readings.items():
-            step = next(step for step in spec["steps"] if step["name"] == name)
-            _measure(step, implementations[name], objects, channels, field, tables)
-    return results, tables
+    results = {name: [] for name in spec["written"]}
+    objects = {}
+    readings = {step["name"]: {} for step in spec["steps"] if step.get("reads_channels")}
+    for channel_index, channel in enumerate(channel_names):
+        stack = memory.convert(read(field, channel_index), target, device=device)
+        if field == channel_index == 0:
+            logger.info("data in %s on %s", spec["memory_type"], memory.device_of(stack))
+        for step in spec["steps"]:
+            if applies_to(step, channel):
+                if step["name"] in readings:
+                    readings[step["name"]][channel] = _host(stack)
+                else:
+                    context = {"field": field, "channel": channel}
+                    function = implementations[step["name"]]
+                    stack = _apply(step, stack, function, context, tables, objects)
+            if step["name"] in results:
+                results[step["name"]].append(_host(stack))
+    for name, channels in readings.items():
+        step = next(step for step in spec["steps"] if step["name"] == name)
+        _measure(step, implementations[name], objects, channels, field, tables)
+    return results
+
+
+def _log_segment(logger, spec: dict, slot: GpuSlot, wants_gpu: bool) -> None:
+    """The job log's account of where the segment runs and why, and of each step."""
+    if in_slurm_job():
+        logger.info(
+            "SLURM job %s: CUDA_VISIBLE_DEVICES=%s",
+            os.environ["SLURM_JOB_ID"],
+            os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)"),
+        )
+    logger.info(
+        "segment %s (%s): device %s - %s",
+        spec["segment"],
+        spec["memory_type"],
+        slot.device,
+        slot.reason,
+    )
+    if wants_gpu and slot.gpu_id is None:
+        logger.warning("no GPU for this GPU-typed segment: %s runs on the CPU", spec["memory_type"])
+    for step in spec["steps"]:
+        logger.info(
+            "step %s = %s[%s] (backend: %s) params %s channels %s",
+            step["name"],
+            step["step"],
+            step["memory_type"],
+            step["backend_reason"],
+            step["params"],
+            step["channels"],
+        )
+
+
+@contextlib.contextmanager
+def segment_session(spec: dict, *, well: str, plugins=(), logger, threads: int = 1):
+    """Everything a segment's fields run inside: its implementations, a GPU slot when it is
+    GPU-typed, the job's device and (on a GPU) this thread's CUDA stream, set once.
+
+    Yields ``(device, implementations)``.
+    """
+    from hcs_steps import memory, steps
+
+    steps.load_plugins(plugins)
+    implementations = {
+        step["name"]: steps.get_step(step["step"]).implementations[
+            memory.MemoryType(step["memory_type"])
+        ]
+        for step in spec["steps"]
+    }
+    wants_gpu = spec["device"] == "gpu"
+    planned_cpu = GpuSlot("cpu", None, f"planned for the CPU: {spec['device_reason']}")
+    with gpu_slot() if wants_gpu else contextlib.nullcontext(planned_cpu) as slot:
+        if wants_gpu:
+            slot = _usable_slot(slot, spec, well)
+        _log_segment(logger, spec, slot, wants_gpu)
+        limit_library_threads(spec["memory_type"], threads)
+        # A library with devices of its own (pyclesperanto's OpenCL devices) places a job's
+        # "cpu" or "cuda:N" on its current device itself (its adapter's placement); the
+        # decorated steps inside run on the device without switching or synchronising.
+        with memory.run_on(spec["memory_type"], slot.device):
+            yield slot.device, implementations
+
+
+def _tidy_tables(tables: dict[str, list], plate: str, well: str) -> dict[str, pd.DataFrame]:
+    return {
+        kind: tidy(pd.concat(frames) if frames else None, kind, plate=plate, well=well)
+        for kind, frames in tables.items()
+    }
 
 
 def run_segment_on_data(
@@ -167,65 +260,33 @@ def run_segment_on_data(
     """Run ``spec`` on a well's ``(fields, channels, Z, Y, X)`` array, in memory.
 
     Returns the numpy array of each written step and the well's tidy measurement tables
-    by kind: what :func:`run_segment` writes, and what the Python pipeline API returns.
+    by kind: what :func:`run_segment` writes, field by field the same way.
     """
-    from hcs_steps import memory, steps
-
     logger = logger or logging.getLogger(__name__)
-    steps.load_plugins(plugins)
-    implementations = {
-        step["name"]: steps.get_step(step["step"]).implementations[
-            memory.MemoryType(step["memory_type"])
-        ]
-        for step in spec["steps"]
-    }
-    wants_gpu = spec["device"] == "gpu"
-    if in_slurm_job():
-        logger.info(
-            "SLURM job %s: CUDA_VISIBLE_DEVICES=%s",
-            os.environ["SLURM_JOB_ID"],
-            os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)"),
-        )
-    with (
-        gpu_slot()
-        if wants_gpu
-        else contextlib.nullcontext(
-            GpuSlot("cpu", None, f"planned for the CPU: {spec['device_reason']}")
-        ) as slot
-    ):
-        if wants_gpu:
-            slot = _usable_slot(slot, spec, well)
-        logger.info(
-            "segment %s (%s): device %s - %s",
-            spec["segment"],
-            spec["memory_type"],
-            slot.device,
-            slot.reason,
-        )
-        if wants_gpu and slot.gpu_id is None:
-            logger.warning(
-                "no GPU for this GPU-typed segment: %s runs on the CPU", spec["memory_type"]
+    tables = {kind: [] for kind in TABLE_KINDS}
+    per_field = {name: [] for name in spec["written"]}
+    with segment_session(spec, well=well, plugins=plugins, logger=logger) as session:
+        device, implementations = session
+        for field in range(data.shape[0]):
+            results = process_field(
+                lambda f, c: data[f, c],
+                field,
+                spec,
+                channel_names,
+                device,
+                implementations,
+                tables,
+                logger,
             )
-        for step in spec["steps"]:
-            logger.info(
-                "step %s = %s[%s] (backend: %s) params %s channels %s",
-                step["name"],
-                step["step"],
-                step["memory_type"],
-                step["backend_reason"],
-                step["params"],
-                step["channels"],
-            )
-        # The job's device and (on a GPU) this thread's CUDA stream, set once for the well:
-        # the decorated steps inside run on them without switching or synchronising.
-        with memory.run_on(spec["memory_type"], slot.device):
-            results, tables = process_well(data, spec, channel_names, slot, implementations, logger)
-    arrays = {name: _stack_results(well, name, per_field) for name, per_field in results.items()}
-    tidy_tables = {
-        kind: tidy(pd.concat(frames) if frames else None, kind, plate=plate, well=well)
-        for kind, frames in tables.items()
-    }
-    return arrays, tidy_tables
+            for name, stacks in results.items():
+                per_field[name].append(_field_channels(well, field, name, stacks))
+    arrays = {}
+    for name, fields in per_field.items():
+        dtype = np.result_type(*[stack.dtype for stacks in fields for stack in stacks])
+        arrays[name] = np.stack(
+            [np.stack([s.astype(dtype, copy=False) for s in f]) for f in fields]
+        )
+    return arrays, _tidy_tables(tables, plate, well)
 
 
 def run_segment(
@@ -240,40 +301,60 @@ def run_segment(
     log: str | None = None,
     plugins: list[str] = (),
     provenance: dict | None = None,
+    threads: int = 1,
 ) -> None:
     """Run ``spec`` (a :meth:`~hcs_steps.workflow.plan.Segment.spec`) on one well.
 
     Writes the well into each plate of ``output_plates`` (step name -> plate path) and the
     special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
+    ``threads`` is the cores the job may use (see :func:`limit_library_threads`).
     """
     from hcs_steps import plate as plates
 
     with job_logger(log) as logger:
-        data = plates.read_well(input_plate, well, channels=list(channel_names))
+        source = plates.open_well(input_plate, well, channels=list(channel_names))
         logger.info(
-            "plate %s well %s: read %s %s from %s", plate, well, data.shape, data.dtype, input_plate
+            "plate %s well %s: %s %s from %s", plate, well, source.shape, source.dtype, input_plate
         )
-        arrays, tables = run_segment_on_data(
-            spec,
-            data,
-            plate=plate,
-            well=well,
-            channel_names=channel_names,
-            plugins=plugins,
-            logger=logger,
-        )
-        for name, array in arrays.items():
-            record = {**(provenance or {}), "segment": spec, "step": name, "well": well}
-            plates.write_well(
-                output_plates[name],
-                well,
-                array,
-                channel_names=list(channel_names),
-                provenance=record,
+        tables = {kind: [] for kind in TABLE_KINDS}
+        with contextlib.ExitStack() as held:
+            device, implementations = held.enter_context(
+                segment_session(spec, well=well, plugins=plugins, logger=logger, threads=threads)
             )
-            logger.info(
-                "wrote step %s: %s %s to %s", name, array.shape, array.dtype, output_plates[name]
-            )
-        for kind, path in measurements.items():
-            write_table(tables[kind], kind, path, plate=plate, well=well)
-            logger.info("wrote %d %s rows to %s", len(tables[kind]), kind, path)
+            writers = {
+                name: held.enter_context(
+                    plates.WellWriter(
+                        output_plates[name],
+                        well,
+                        fields=source.shape[0],
+                        channel_names=list(channel_names),
+                        provenance={
+                            **(provenance or {}),
+                            "segment": spec,
+                            "step": name,
+                            "well": well,
+                        },
+                    )
+                )
+                for name in spec["written"]
+            }
+            for field in range(source.shape[0]):
+                results = process_field(
+                    source.read, field, spec, channel_names, device, implementations, tables, logger
+                )
+                for name, stacks in results.items():
+                    writers[name].write_field(_field_channels(well, field, name, stacks))
+            for name, writer in writers.items():
+                writer.publish()
+                shape, dtype = writer.shape_dtype
+                logger.info(
+                    "wrote step %s: %s %s to %s",
+                    name,
+                    (source.shape[0], len(channel_names), *shape),
+                    dtype,
+                    output_plates[name],
+                )
+        for kind, frame in _tidy_tables(tables, plate, well).items():
+            if kind in measurements:
+                write_table(frame, kind, measurements[kind], plate=plate, well=well)
+                logger.info("wrote %d %s rows to %s", len(frame), kind, measurements[kind])

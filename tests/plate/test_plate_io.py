@@ -208,7 +208,7 @@ def test_failed_write_leaves_the_previous_well_untouched(tmp_path, monkeypatch):
         calls.append(1)
         if len(calls) == 2:
             raise OSError("disk full")
-        original(*args)
+        return original(*args)
 
     original = plate_writer._write_field
     monkeypatch.setattr(plate_writer, "_write_field", fail_on_second_field)

@@ -35,6 +35,23 @@ if (
     workflow.global_resources["gpu"] = GPU_SLOTS
 
 
+# Snakemake's job rate limiter (--max-jobs-per-timespan, default 100/1s) paces submissions
+# to a cluster. In a local run it only costs: each scheduling round starts a timer for one
+# more round, so rounds multiply with finished jobs (snakemake PR #3744), and every round
+# stats each input of each ready job: 2419 rounds for the 295 jobs of a 96-well plate.
+# Even so a round costs as much as there are ready jobs (a whole plate's first segment), and
+# there is a round per job: quadratic in wells. Unless --scheduler-subsample says otherwise,
+# each round chooses among a random sample of the ready jobs, enough to fill every core.
+# Snakemake reads both settings before the Snakefile could change them; onstart runs after
+# the scheduler exists and before its first round (not with --no-hooks).
+onstart:
+    if workflow.local_exec:
+        workflow.scheduler.job_rate_limiter = None
+        workflow.scheduler.subsample = workflow.scheduler.subsample or max(
+            64, 4 * workflow.cores
+        )
+
+
 # Plate-level rules are quick: on a cluster they run on the submitting node, unqueued.
 localrules:
     all,
