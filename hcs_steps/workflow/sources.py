@@ -35,6 +35,10 @@ class PlateInput:
     def input_plate(self) -> str:
         return paths.ingested_plate(self.name) if self.ingest else self.path
 
+    def layout_table(self):
+        """The configured layout (:meth:`read_layout`), or None for a plate without one."""
+        return self.read_layout() if self.layout else None
+
     def read_layout(self):
         """The plate's layout (every plate well; all samples when none is configured)."""
         import pandas as pd

@@ -165,6 +165,19 @@ def final_outputs():
     return targets
 
 
+def plate_tables_job(input, output, log, plate):
+    """The plate_tables rule's body: every table kind, the summary, the plate's layout."""
+    jobs.plate_tables(
+        {kind: input[kind] for kind in TABLE_KINDS},
+        {
+            kind: (output[kind], output[f"{kind}_csv"])
+            for kind in [*TABLE_KINDS, "summary"]
+        },
+        log,
+        layout=plate.layout_table(),
+    )
+
+
 def plate_layout_file(wildcards):
     """The plate's layout CSV as an input (edits rerun the tables), or nothing."""
     layout = PLATES[wildcards.plate].layout

@@ -63,19 +63,7 @@ rule plate_tables:
     params:
         version=VERSION,
     run:
-        plate = PLATES[wildcards.plate]
-        jobs.plate_tables(
-            {kind: input[kind] for kind in TABLE_KINDS},
-            {
-                **{
-                    kind: (output[kind], output[f"{kind}_csv"])
-                    for kind in TABLE_KINDS
-                },
-                "summary": (output.summary, output.summary_csv),
-            },
-            log[0],
-            layout=plate.read_layout() if plate.layout else None,
-        )
+        plate_tables_job(input, output, log[0], PLATES[wildcards.plate])
 
 
 # A screen of several plates: one summary table, and each measurement's plates side by side.
