@@ -31,7 +31,7 @@ from hcs_steps.plate import parse_well
 from hcs_steps.workflow import paths
 from hcs_steps.workflow.plan import Plan, Segment
 from hcs_steps.workflow.sweep import Sweep
-from hcs_steps.workflow.tables import MEASUREMENT_COLUMNS
+from hcs_steps.workflow.tables import TABLE_KINDS
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def rewired_records(
             now_plain = tuple(c == a for c, a in zip(combination.chains, after, strict=True))
             if now_plain != combination.plain:
                 for row, column in (parse_well(w) for w in sweep.wells[plate]):
-                    for kind in MEASUREMENT_COLUMNS:
+                    for kind in TABLE_KINDS:
                         table = paths.sweep_well_table(plate, combination.name, row, column, kind)
                         if (root / table).is_file():
                             stale.append(root / table)
@@ -135,7 +135,7 @@ def derived_tables(moves: list[Move], root: Path = Path(".")) -> list[Path]:
     tables = [
         root / paths.well_table(plate, *parse_well(well), kind)
         for plate, well in sorted(wells)
-        for kind in MEASUREMENT_COLUMNS
+        for kind in TABLE_KINDS
     ]
     return [table for table in tables if table.is_file()]
 

@@ -40,12 +40,12 @@ for segment in PLAN.segments:
                 )
                 for name in segment.written
             ],
-            counts=paths.chain_measurements(
-                "{plate}", "{chain}", segment.name, "{row}", "{column}", "counts"
-            ),
-            objects=paths.chain_measurements(
-                "{plate}", "{chain}", segment.name, "{row}", "{column}", "objects"
-            ),
+            **{
+                kind: paths.chain_measurements(
+                    "{plate}", "{chain}", segment.name, "{row}", "{column}", kind
+                )
+                for kind in TABLE_KINDS
+            },
         log:
             paths.log("{plate}", f"sweep_{segment.rule_name}", "{chain}.{row}{column}"),
         benchmark:
@@ -69,7 +69,7 @@ for segment in PLAN.segments:
                 well=well_name(wildcards),
                 input_plate=params.input_plate,
                 output_plates=params.output_plates,
-                measurements={"counts": output.counts, "objects": output.objects},
+                measurements={kind: output[kind] for kind in TABLE_KINDS},
                 channel_names=params.channels,
                 log=log[0],
                 plugins=config["plugins"],
@@ -79,15 +79,14 @@ for segment in PLAN.segments:
 
 rule sweep_well_tables:
     input:
-        counts=sweep_well_measurements("counts"),
-        objects=sweep_well_measurements("objects"),
+        **{kind: sweep_well_measurements(kind) for kind in TABLE_KINDS},
     output:
-        counts=paths.sweep_well_table(
-            "{plate}", "{combination}", "{row}", "{column}", "counts"
-        ),
-        objects=paths.sweep_well_table(
-            "{plate}", "{combination}", "{row}", "{column}", "objects"
-        ),
+        **{
+            kind: paths.sweep_well_table(
+                "{plate}", "{combination}", "{row}", "{column}", kind
+            )
+            for kind in TABLE_KINDS
+        },
     log:
         paths.log("{plate}", "sweep_well_tables", "{combination}.{row}{column}"),
     group:
@@ -98,20 +97,19 @@ rule sweep_well_tables:
         version=VERSION,
     run:
         jobs.well_tables(
-            {"counts": input.counts, "objects": input.objects},
-            {"counts": output.counts, "objects": output.objects},
+            {kind: input[kind] for kind in TABLE_KINDS},
+            {kind: output[kind] for kind in TABLE_KINDS},
             log[0],
         )
 
 
 rule sweep_tables:
     input:
-        counts=sweep_plate_well_tables("counts"),
-        objects=sweep_plate_well_tables("objects"),
+        **{kind: sweep_plate_well_tables(kind) for kind in TABLE_KINDS},
     output:
         **{
             f"{kind}_{ext}": paths.sweep_table("{plate}", "{combination}", kind, ext)
-            for kind in ("counts", "objects", "summary")
+            for kind in (*TABLE_KINDS, "summary")
             for ext in ("parquet", "csv")
         },
     log:
@@ -120,10 +118,10 @@ rule sweep_tables:
         version=VERSION,
     run:
         jobs.plate_tables(
-            {"counts": input.counts, "objects": input.objects},
+            {kind: input[kind] for kind in TABLE_KINDS},
             {
                 kind: (output[f"{kind}_parquet"], output[f"{kind}_csv"])
-                for kind in ("counts", "objects", "summary")
+                for kind in (*TABLE_KINDS, "summary")
             },
             log[0],
         )
