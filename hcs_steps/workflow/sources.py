@@ -6,7 +6,7 @@ is first ingested, well by well, into ``results/<plate>/ingested.zarr``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hcs_steps.workflow import paths
 from hcs_steps.workflow.config import ConfigError
@@ -26,6 +26,9 @@ class PlateInput:
     wells: tuple[str, ...]
     plate_wells: tuple[str, ...]
     channel_names: tuple[str, ...]
+    # The source resolving opened: the ingest jobs of a threaded run share it instead of each
+    # indexing the whole instrument folder again for its one well.
+    source: object = field(default=None, compare=False, repr=False)
 
     @property
     def ingest(self) -> bool:
@@ -63,6 +66,9 @@ class PlateInput:
         }
 
     def open(self):
+        """The plate's :class:`~hcs_steps.plate.Source`, opened once per resolved plate."""
+        if self.source is not None:
+            return self.source
         from hcs_steps.plate.sources import open_source
 
         return open_source(
@@ -139,6 +145,7 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
         tuple(sort_wells(wells)),
         tuple(source.wells),
         channels,
+        source,
     )
 
 
