@@ -165,6 +165,11 @@ def final_outputs():
     return targets
 
 
+def by_table_kind(files):
+    """``{kind: path}`` of a rule's inputs or outputs named after the table kinds."""
+    return {kind: files[kind] for kind in TABLE_KINDS}
+
+
 def plate_tables_job(input, output, log, plate):
     """The plate_tables rule's body: every table kind, the summary, the plate's layout."""
     jobs.plate_tables(

@@ -47,10 +47,7 @@ for segment in PLAN.segments:
                 well=well_name(wildcards),
                 input_plate=params.input_plate,
                 output_plates=params.output_plates,
-                measurements={
-                    kind: output[kind]
-                    for kind in ("counts", "objects", "features", "feature_summary")
-                },
+                measurements=by_table_kind(output),
                 channel_names=params.channels,
                 log=log[0],
                 plugins=config["plugins"],

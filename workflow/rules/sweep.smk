@@ -69,7 +69,7 @@ for segment in PLAN.segments:
                 well=well_name(wildcards),
                 input_plate=params.input_plate,
                 output_plates=params.output_plates,
-                measurements={kind: output[kind] for kind in TABLE_KINDS},
+                measurements=by_table_kind(output),
                 channel_names=params.channels,
                 log=log[0],
                 plugins=config["plugins"],
