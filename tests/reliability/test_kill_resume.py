@@ -116,3 +116,19 @@ def test_killed_run_resumes_to_identical_results(tmp_path, plate, reference, mom
     redone = executed_jobs(rerun.stdout + rerun.stderr)
     assert 0 < redone < all_jobs  # only what was not finished
     assert results(tmp_path) == expected
+
+
+def test_a_deleted_result_well_is_rebuilt_by_a_plain_run(
+    tmp_path, plate, reference, validate_plate
+):
+    import shutil
+
+    expected, _ = reference
+    write_config(tmp_path, make_config(plate, fuse=False))
+    run_snakemake(tmp_path)
+    shutil.rmtree(tmp_path / "results/tiny/steps/smooth.zarr/B/03")
+    rerun = run_snakemake(tmp_path)
+    assert executed_jobs(rerun.stdout + rerun.stderr) > 0
+    assert (tmp_path / "results/tiny/steps/smooth.zarr/B/03").is_dir()
+    validate_plate(tmp_path / "results/tiny/steps/smooth.zarr", wells=3, field_count=1)
+    assert results(tmp_path) == expected

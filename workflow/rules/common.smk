@@ -151,6 +151,13 @@ def final_outputs():
         targets += [
             f"{paths.step_plate(plate, name)}/zarr.json" for name in WRITTEN_STEPS
         ]
+        # Every result well is a target of its own: Snakemake accepts a missing
+        # intermediate file under an existing plate, so a deleted well would stay deleted.
+        targets += [
+            paths.step_well(plate, name, row, column)
+            for name in WRITTEN_STEPS
+            for row, column in plate_wells(plate)
+        ]
         if PLATES[plate].ingest:
             targets.append(f"{paths.ingested_plate(plate)}/zarr.json")
         targets += [
