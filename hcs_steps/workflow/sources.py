@@ -6,7 +6,7 @@ is first ingested, well by well, into ``results/<plate>/ingested.zarr``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hcs_steps.workflow import paths
 from hcs_steps.workflow.config import ConfigError
@@ -134,18 +134,12 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
     for index, step in enumerate(config["pipeline"]):
         if step["channel"] != "all":
             _selected(step["channel"], list(channels), "channel", f"pipeline[{index}].channel")
-    return PlateInput(
-        name,
-        entry["format"],
-        entry.get("path"),
-        entry.get("pattern"),
-        entry["missing"],
-        entry.get("timepoint"),
-        entry.get("layout"),
-        tuple(sort_wells(wells)),
-        tuple(source.wells),
-        channels,
-        source,
+    return replace(
+        probe,
+        wells=tuple(sort_wells(wells)),
+        plate_wells=tuple(source.wells),
+        channel_names=channels,
+        source=source,
     )
 
 
