@@ -14,6 +14,7 @@ from hcs_steps.steps import (
     morphology,
     normalize,
     projection,
+    quality,
     segmentation,
 )
 from hcs_steps.steps.registry import register_step
@@ -89,6 +90,7 @@ BUILTIN_STEPS = {
     ),
     "measure_objects": (features.check_measure_parameters, [features.measure_objects_numpy]),
     "grow_cells": (cells.check_grow_parameters, [cells.grow_cells_numpy]),
+    "field_qc": (quality.check_field_qc_parameters, [quality.field_qc_numpy]),
 }
 
 # Steps whose output has another shape than their input (one plane from a stack).

@@ -58,6 +58,7 @@ def plate_tables(
     outputs: dict[str, tuple[str, str]],
     log: str,
     layout=None,
+    exclude_flagged_fields: bool = False,
 ) -> None:
     """Merge the wells' tables into plate tables (Parquet and CSV) and the well summary.
 
@@ -68,7 +69,14 @@ def plate_tables(
     """
     with job_logger(log) as logger:
         merged = {kind: tables.read_tables(paths, kind) for kind, paths in inputs.items()}
-        merged["summary"] = tables.well_summary(merged["counts"], merged["objects"])
+        measured = {"counts": merged["counts"], "objects": merged["objects"]}
+        if exclude_flagged_fields and "field_qc" in merged:
+            measured = tables.without_flagged_fields(measured, merged["field_qc"])
+            logger.info(
+                "left out of the summary: %d flagged field(s)",
+                int(merged["field_qc"]["flagged"].sum()),
+            )
+        merged["summary"] = tables.well_summary(measured["counts"], measured["objects"])
         if layout is not None:
             from hcs_steps.screen.normalise import normalise
 

@@ -18,6 +18,7 @@ from hcs_steps.plate.atomic import write_with
 MEASUREMENT_COLUMNS = {
     "counts": ["plane", "count"],
     "objects": ["plane", "label", "y", "x", "area", "mean_intensity"],
+    "field_qc": ["focus_score", "saturated_fraction", "flagged", "flag_reason"],
 }
 FEATURE_COLUMNS = {"features": ["plane", "label"], "feature_summary": ["plane"]}
 TABLE_KINDS = (*MEASUREMENT_COLUMNS, *FEATURE_COLUMNS)
@@ -33,11 +34,10 @@ def empty_table(kind: str) -> pd.DataFrame:
     >>> list(empty_table("counts").columns)
     ['plate', 'well', 'field', 'channel', 'step', 'plane', 'count']
     """
+    text = ("plate", "well", "channel", "step", "flag_reason")
     return pd.DataFrame(
         {
-            column: pd.Series(
-                dtype="object" if column in ("plate", "well", "channel", "step") else "float64"
-            )
+            column: pd.Series(dtype="object" if column in text else "float64")
             for column in KEY_COLUMNS + _fixed_columns(kind)
         }
     )
@@ -67,6 +67,8 @@ def tidy(frame: pd.DataFrame | None, kind: str, *, plate: str, well: str) -> pd.
     if kind in FEATURE_COLUMNS:
         columns += [column for column in frame.columns if column not in columns]
     order = [c for c in ["field", "channel", "step", "plane", "label"] if c in columns]
+    if kind == "field_qc":
+        frame = frame.astype({"flagged": bool})
     return frame[columns].sort_values(order, kind="stable").reset_index(drop=True)
 
 
@@ -130,3 +132,24 @@ def well_summary(counts: pd.DataFrame, objects: pd.DataFrame) -> pd.DataFrame:
     return long.sort_values(keys + ["measurement"], kind="stable").reset_index(drop=True)[
         SUMMARY_COLUMNS
     ]
+
+
+def without_flagged_fields(frames: dict[str, pd.DataFrame], field_qc: pd.DataFrame) -> dict:
+    """``frames`` without the rows of the fields (plate, well, field) that QC flagged.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"plate": "p", "well": "A01", "field": [0, 1], "count": [5, 90]})
+    >>> qc = pd.DataFrame({"plate": "p", "well": "A01", "field": [1], "flagged": [True]})
+    >>> without_flagged_fields({"counts": counts}, qc)["counts"]["count"].tolist()
+    [5]
+    """
+    keys = ["plate", "well", "field"]
+    flagged = field_qc.loc[field_qc["flagged"].astype(bool), keys].drop_duplicates()
+    if flagged.empty:
+        return frames
+    kept = {}
+    for kind, frame in frames.items():
+        marked = frame.merge(flagged.assign(_flagged=True), on=keys, how="left")
+        kept[kind] = frame[marked["_flagged"].isna().to_numpy()].reset_index(drop=True)
+    return kept

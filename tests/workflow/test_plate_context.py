@@ -140,3 +140,33 @@ def test_a_screen_of_two_plates_gets_one_summary_and_side_by_side_heatmaps(tmp_p
     per_plate = means.pivot(index="well", columns="plate", values="value")
     assert (per_plate["tiny"] == per_plate["other"]).all()  # the same images, the same counts
     assert (screen / "heatmaps" / "count.nuclei.count_mean.png").is_file()
+
+
+def test_flagged_fields_are_listed_and_left_out_of_the_summary(tmp_path):
+    from hcs_steps.plate import write_plate_metadata, write_well
+
+    plate = tmp_path / "fields.zarr"
+    good = cells_plane(9, seed=1)
+    saturated = cells_plane(30, seed=2)
+    saturated[:, : SIZE // 2] = 65535  # half the field at the camera's maximum
+    for well in ("B02", "B03"):
+        data = np.stack([good[None, None], saturated[None, None]])  # 2 fields, 1 ch, 1 z
+        write_well(plate, well, data, channel_names=["DAPI"])
+    write_plate_metadata(plate, name="fields", wells=["B02", "B03"], channel_names=["DAPI"])
+    pipeline = [
+        {"name": "qc", "step": "field_qc", "params": {"saturated_max": 0.05}},
+        *count_pipeline(),
+    ]
+    config = make_config(plate, pipeline=pipeline, qc={"exclude_flagged_fields": True})
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path)
+    tables = tmp_path / "results" / "tiny" / "tables"
+    field_qc = pd.read_csv(tables / "field_qc.csv")
+    assert field_qc.set_index(["well", "field"])["flagged"].to_dict() == {
+        ("B02", 0): False, ("B02", 1): True, ("B03", 0): False, ("B03", 1): True,
+    }  # fmt: skip
+    assert set(field_qc.loc[field_qc["flagged"], "flag_reason"].str[:9]) == {"saturated"}
+    summary = pd.read_csv(tables / "summary.csv").query("measurement == 'count_total'")
+    assert summary.set_index("well")["value"].to_dict() == {"B02": 9, "B03": 9}  # field 0 only
+    counts = pd.read_csv(tables / "counts.csv")
+    assert set(counts["field"]) == {0, 1}  # the counts table keeps every field

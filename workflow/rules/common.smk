@@ -187,6 +187,7 @@ def plate_tables_job(input, output, log, plate):
         },
         log,
         layout=plate.layout_table(),
+        exclude_flagged_fields=config["qc"]["exclude_flagged_fields"],
     )
 
 

@@ -26,6 +26,9 @@ for segment in PLAN.segments:
             feature_summary=paths.segment_measurements(
                 "{plate}", segment.name, "{row}", "{column}", "feature_summary"
             ),
+            field_qc=paths.segment_measurements(
+                "{plate}", segment.name, "{row}", "{column}", "field_qc"
+            ),
         log:
             paths.log("{plate}", segment.rule_name, "{row}{column}"),
         benchmark:

@@ -7,6 +7,7 @@ rule well_tables:
         objects=well_measurements("objects"),
         features=well_measurements("features"),
         feature_summary=well_measurements("feature_summary"),
+        field_qc=well_measurements("field_qc"),
     output:
         counts=paths.well_table("{plate}", "{row}", "{column}", "counts"),
         objects=paths.well_table("{plate}", "{row}", "{column}", "objects"),
@@ -14,6 +15,7 @@ rule well_tables:
         feature_summary=paths.well_table(
             "{plate}", "{row}", "{column}", "feature_summary"
         ),
+        field_qc=paths.well_table("{plate}", "{row}", "{column}", "field_qc"),
     log:
         paths.log("{plate}", "well_tables", "{row}{column}"),
     group:
@@ -36,6 +38,7 @@ rule plate_tables:
         objects=plate_well_tables("objects"),
         features=plate_well_tables("features"),
         feature_summary=plate_well_tables("feature_summary"),
+        field_qc=plate_well_tables("field_qc"),
         layout=plate_layout_file,
     output:
         counts=paths.plate_table("{plate}", "counts", "parquet"),
@@ -51,6 +54,13 @@ rule plate_tables:
         features_csv=paths.plate_table("{plate}", "features", "csv"),
         feature_summary=paths.plate_table("{plate}", "feature_summary", "parquet"),
         feature_summary_csv=paths.plate_table("{plate}", "feature_summary", "csv"),
+        field_qc=paths.plate_table("{plate}", "field_qc", "parquet"),
+        field_qc_csv=report(
+            paths.plate_table("{plate}", "field_qc", "csv"),
+            caption="../report/field_qc.rst",
+            category="Quality control",
+            subcategory="{plate}",
+        ),
         summary=paths.plate_table("{plate}", "summary", "parquet"),
         summary_csv=report(
             paths.plate_table("{plate}", "summary", "csv"),
