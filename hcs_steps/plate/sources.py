@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,13 @@ FORMATS = ("ome-zarr", "imagexpress", "phenix", "pattern", "demo")
 
 @dataclass
 class ZarrSource(Source):
-    """An existing OME-Zarr plate (NGFF 0.4 or 0.5) as an ingest source."""
+    """An existing OME-Zarr plate (NGFF 0.4 or 0.5) as an ingest source.
+
+    ``well_paths`` maps each well to its group as the plate's metadata names it: a plate
+    written by other tools may spell columns unpadded (``B/3``).
+    """
+
+    well_paths: dict[str, str] = field(default_factory=dict)
 
     def read_well(self, well: str) -> np.ndarray:
         return read_well(self.path, well)
@@ -42,6 +48,7 @@ def _zarr_source(path: Path) -> ZarrSource:
         dtype=layout.dtype,
         format="ome-zarr",
         path=Path(path),
+        well_paths=dict(layout.well_paths),
     )
 
 

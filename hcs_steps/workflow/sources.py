@@ -38,6 +38,17 @@ class PlateInput:
     def input_plate(self) -> str:
         return paths.ingested_plate(self.name) if self.ingest else self.path
 
+    def input_well(self, well: str) -> str:
+        """The directory of ``well`` in the plate that step 1 reads: where the plate's own
+        metadata puts it (other tools write unpadded columns, ``B/3``), canonical in an
+        ingested plate."""
+        from hcs_steps.plate import parse_well
+
+        relative = getattr(self.source, "well_paths", {}).get(well) if not self.ingest else None
+        if relative:
+            return f"{self.path}/{relative}"
+        return paths.well_in(self.input_plate, *parse_well(well))
+
     def layout_table(self):
         """The configured layout (:meth:`read_layout`), or None for a plate without one."""
         return self.read_layout() if self.layout else None

@@ -97,6 +97,8 @@ def segment_input_well(segment):
     """An input function: the well directory a segment reads."""
 
     def input_well(wildcards):
+        if segment.index == 0:  # the plate's own path for it, which may be unpadded
+            return PLATES[wildcards.plate].input_well(well_name(wildcards))
         plate = segment_input_plate(segment)(wildcards)
         return paths.well_in(plate, wildcards.row, wildcards.column)
 
