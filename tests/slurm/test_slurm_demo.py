@@ -26,6 +26,8 @@ def test_the_demo_runs_on_slurm_one_job_per_well(slurm_profile, tmp_path):
         if entry["name"] == "project":
             entry["backend"] = "torch"
     write_config(tmp_path, config)
+    layout = config["plates"]["demo"]["layout"]  # relative to the working directory
+    (tmp_path / layout).write_text((REPO / layout).read_text())
     result = run_on_slurm(tmp_path, slurm_profile)
     output = output_of(result)
     assert result.returncode == 0, output[-6000:]
