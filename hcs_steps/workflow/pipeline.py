@@ -200,8 +200,9 @@ class Pipeline:
 
         channels = list(source.channel_names)
         if source.ingest:
-            data = source.open().read_well(well)
-            data = data[:, [list(source.open().channel_names).index(c) for c in channels]]
+            opened = source.open()
+            order = [list(opened.channel_names).index(c) for c in channels]
+            data = opened.read_well(well)[:, order]
         else:
             data = plates.read_well(source.input_plate, well, channels=channels)
         written = {}
