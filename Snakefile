@@ -21,6 +21,7 @@ include: "workflow/rules/sweep_common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/steps.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/well_chain.smk"
 include: "workflow/rules/sweep.smk"
 include: "workflow/rules/report.smk"
 

@@ -1,26 +1,43 @@
 # Instrument folder (or the demo) -> OME-Zarr plate, one well per job; then plate metadata.
 
 
-rule ingest_well:
-    output:
-        directory(paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")),
-    log:
-        paths.log("{plate}", "ingest_well", "{row}{column}"),
-    group:
-        "well"
-    resources:
-        **WELL_RESOURCES,
-    params:
-        version=VERSION,
-        # What was read: a changed time point, path or pattern re-ingests the plate.
-        source=lambda wildcards: PLATES[wildcards.plate].source_settings(),
-    run:
-        jobs.ingest(
-            PLATES[wildcards.plate],
-            well_name(wildcards),
-            paths.ingested_plate(wildcards.plate),
-            log[0],
-        )
+def ingested_well_output():
+    return directory(
+        paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")
+    )
+
+
+def ingest_log():
+    return paths.log("{plate}", "ingest_well", "{row}{column}")
+
+
+def ingest_source(wildcards):
+    """What was read: a changed time point, path or pattern re-ingests the plate."""
+    return PLATES[wildcards.plate].source_settings()
+
+
+# On a cluster the well_chain rule (well_chain.smk) ingests a well with the rest of its chain.
+if not WELL_CHAIN:
+
+    rule ingest_well:
+        output:
+            ingested_well_output(),
+        log:
+            ingest_log(),
+        group:
+            "well"
+        resources:
+            **WELL_RESOURCES,
+        params:
+            version=VERSION,
+            source=ingest_source,
+        run:
+            jobs.ingest(
+                PLATES[wildcards.plate],
+                well_name(wildcards),
+                paths.ingested_plate(wildcards.plate),
+                log[0],
+            )
 
 
 rule plate_metadata:

@@ -1,35 +1,44 @@
 # Per-well measurement tables -> plate tables (CSV + Parquet) -> heatmaps.
 
 
-rule well_tables:
-    input:
-        counts=well_measurements("counts"),
-        objects=well_measurements("objects"),
-        features=well_measurements("features"),
-        feature_summary=well_measurements("feature_summary"),
-        field_qc=well_measurements("field_qc"),
-    output:
-        counts=paths.well_table("{plate}", "{row}", "{column}", "counts"),
-        objects=paths.well_table("{plate}", "{row}", "{column}", "objects"),
-        features=paths.well_table("{plate}", "{row}", "{column}", "features"),
-        feature_summary=paths.well_table(
-            "{plate}", "{row}", "{column}", "feature_summary"
-        ),
-        field_qc=paths.well_table("{plate}", "{row}", "{column}", "field_qc"),
-    log:
-        paths.log("{plate}", "well_tables", "{row}{column}"),
-    group:
-        "well"
-    resources:
-        **WELL_RESOURCES,
-    params:
-        version=VERSION,
-    run:
-        jobs.well_tables(
-            {kind: input[kind] for kind in TABLE_KINDS},
-            {kind: output[kind] for kind in TABLE_KINDS},
-            log[0],
-        )
+def well_table_inputs():
+    """``{kind: input function}``: every segment's measurement table of the kind."""
+    return {kind: well_measurements(kind) for kind in TABLE_KINDS}
+
+
+def well_table_outputs():
+    return {
+        kind: paths.well_table("{plate}", "{row}", "{column}", kind)
+        for kind in TABLE_KINDS
+    }
+
+
+def well_tables_log():
+    return paths.log("{plate}", "well_tables", "{row}{column}")
+
+
+# On a cluster the well_chain rule (well_chain.smk) writes them at the end of the chain.
+if not WELL_CHAIN:
+
+    rule well_tables:
+        input:
+            **well_table_inputs(),
+        output:
+            **well_table_outputs(),
+        log:
+            well_tables_log(),
+        group:
+            "well"
+        resources:
+            **WELL_RESOURCES,
+        params:
+            version=VERSION,
+        run:
+            jobs.well_tables(
+                {kind: input[kind] for kind in TABLE_KINDS},
+                {kind: output[kind] for kind in TABLE_KINDS},
+                log[0],
+            )
 
 
 rule plate_tables:

@@ -1,0 +1,89 @@
+"""A well's whole chain in one job: ingest (when the plate is ingested), every planned
+segment, then the well's tables.
+
+The body of the ``well_chain`` rule, which replaces the per-well rules on a cluster: there
+each job costs Snakemake starts, and a rule of its own for every stage made a well pay for
+five Python starts before any image work (``docs/workflow.md``, "What a well costs on
+SLURM"). Each stage is the function its own rule runs locally, writing the same outputs and
+the same log, so a cluster run writes what a local run writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from hcs_steps.workflow import jobs
+from hcs_steps.workflow.run_segment import run_segment
+from hcs_steps.workflow.sources import PlateInput
+
+
+@dataclass(frozen=True)
+class SegmentRun:
+    """One segment of the chain: the arguments its rule gives :func:`run_segment`."""
+
+    spec: dict
+    input_plate: str
+    output_plates: dict[str, str]
+    measurements: dict[str, str]
+    log: str
+
+
+@dataclass(frozen=True)
+class TablesRun:
+    """The well's tables: every segment's measurement files per kind, merged per kind."""
+
+    inputs: dict[str, list[str]]
+    outputs: dict[str, str]
+    log: str
+
+
+class WellChainError(RuntimeError):
+    """A stage of a well's chain failed; the message names the well, stage and its log."""
+
+
+def run_well_chain(
+    plate: PlateInput,
+    well: str,
+    *,
+    ingest_log: str | None,
+    segments: list[SegmentRun],
+    tables: TablesRun,
+    plugins: list[str] = (),
+    provenance: dict | None = None,
+) -> None:
+    """Run a well's stages in order, each as its own rule would (same outputs, same logs).
+
+    ``ingest_log`` is None for a plate that is read where it is (not ingested).
+    """
+    stages = []
+    if ingest_log is not None:
+        stages.append(
+            ("ingest", ingest_log, partial(jobs.ingest, plate, well, plate.input_plate, ingest_log))
+        )
+    for segment in segments:
+        run = partial(
+            run_segment,
+            segment.spec,
+            plate=plate.name,
+            well=well,
+            input_plate=segment.input_plate,
+            output_plates=segment.output_plates,
+            measurements=segment.measurements,
+            channel_names=list(plate.channel_names),
+            log=segment.log,
+            plugins=plugins,
+            provenance=provenance,
+        )
+        stages.append((f"segment {segment.spec['segment']}", segment.log, run))
+    stages.append(
+        ("tables", tables.log, partial(jobs.well_tables, tables.inputs, tables.outputs, tables.log))
+    )
+    for name, log, run in stages:
+        try:
+            run()
+        except Exception as exc:
+            raise WellChainError(
+                f"plate {plate.name} well {well}: {name} failed ({type(exc).__name__}: {exc}); "
+                f"its log: {log}"
+            ) from exc
