@@ -1,25 +1,28 @@
 """What a well costs on SLURM beyond its image work, against a local run of the same plate.
 
 Needs a cluster that takes jobs: the test cluster of ``tests/slurm/start-slurm.sh`` (one
-2-CPU node, two fake GPUs). Runs the demo config on ``--wells`` wells three ways, each from
+2-CPU node, two fake GPUs). Runs the demo config on ``--wells`` wells, each run from
 scratch in its own directory:
 
-- ``local``: ``snakemake --cores 2`` (rules in threads of one process, ``profiles/default``);
+- ``local``: ``snakemake --cores 2`` (a rule per stage, in threads of one process,
+  ``profiles/default``);
 - ``slurm``: ``snakemake --profile`` with ``profiles/slurm-gpu`` changed only in its site
-  lines (the test profile of ``tests/slurm``): one well per SLURM job;
-- ``slurm packed``: the same with ``--group-components well=2``, as the profile packed
-  wells before.
+  lines (the test profile of ``tests/slurm``): one SLURM job per well, its whole chain one
+  ``well_chain`` rule.
+
+``--before PATH`` adds the columns of an earlier result file of this benchmark (the numbers
+before the chain rule: a group job of a rule per stage) to the table.
 
 The demo's ``project`` step is pinned to torch: under the profile's ``gpu=True`` ``auto``
 picks cupy, which cannot run on the test cluster's GPUs (no CUDA behind them).
 
 For each SLURM job it reads ``scontrol show job`` (start, end) and the hcs-steps logs of
-its wells (first to last line of each rule: the image work). Python starts are counted, not
+its well (first to last line of each stage: the image work). Python starts are counted, not
 inferred: a ``sitecustomize`` put first on ``PYTHONPATH`` (which sbatch and srun pass on)
 appends every interpreter's command line to a file; a start belongs to a well when its
 ``--target-jobs`` name the well.
 
-    python benchmarks/slurm_overhead.py [--wells 2] [--out PATH]
+    python benchmarks/slurm_overhead.py [--wells 2] [--before PATH] [--out PATH]
 
 Prints a table (now and the issue's target) and writes JSON (default
 ``benchmarks/results/slurm_overhead.json``).
@@ -46,11 +49,13 @@ sys.path[:0] = [str(REPO / "tests" / "slurm"), str(REPO / "tests" / "workflow")]
 
 from slurm_support import (  # noqa: E402
     cluster_problem,
-    job_environment,
+    counting_environment,
     job_info,
     output_of,
+    recorded_starts,
     run_on_slurm,
     slurm_time,
+    starts_of,
     submitted_jobs,
     write_test_profile,
 )
@@ -59,16 +64,11 @@ from workflow_support import run_snakemake, write_config  # noqa: E402
 RESULTS = Path(__file__).parent / "results" / "slurm_overhead.json"
 DEMO_WELLS = ("B02", "B03", "C02", "C03", "B04", "C04")
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ", re.MULTILINE)
-STARTS_ENV = "HCS_STEPS_BENCH_PYTHON_STARTS"
-#: Records each Python start; it imports nothing else, so it costs microseconds.
-SITECUSTOMIZE = f"""
-import os, sys
-if "{STARTS_ENV}" in os.environ:
-    with open(os.environ["{STARTS_ENV}"], "a") as record:
-        record.write(repr(sys.argv) + "\\n")
-"""
 #: The issue's goal: a well costs at most one Python start on a cluster.
 TARGET_STARTS_PER_WELL = 1
+#: What one SLURM job costs with the plugin however little it runs: the job's Snakemake
+#: (sbatch) and the one it runs the job in (srun).
+STARTS_PER_JOB = 2
 
 
 def demo_config(wells) -> dict:
@@ -79,6 +79,13 @@ def demo_config(wells) -> dict:
             entry["backend"] = "torch"
     config["gpu_resources"] = {"slurm_partition": "gpu"}
     return config
+
+
+def write_demo(workdir: Path, config: dict) -> None:
+    """The config, and the demo's layout it names (relative to the working directory)."""
+    write_config(workdir, config)
+    layout = config["plates"]["demo"]["layout"]
+    (workdir / layout).write_text((REPO / layout).read_text())
 
 
 def log_span(path: Path) -> float:
@@ -92,19 +99,6 @@ def first_log_time(paths: list[Path]) -> float:
     stamps = [LOG_TIME.search(path.read_text()) for path in paths]
     return min(
         datetime.datetime.strptime(s[1], "%Y-%m-%d %H:%M:%S,%f").timestamp() for s in stamps if s
-    )
-
-
-def starts_of(wells: list[str], starts: list[list[str]]) -> int:
-    """Python starts whose Snakemake ``--target-jobs`` name any of ``wells``, each once."""
-    marks = []
-    for well in wells:
-        row, column = re.fullmatch(r"([A-Z]+)(\d+)", well).groups()
-        marks.append(f"row={row},column={column}")
-    return sum(
-        1
-        for argv in starts
-        if "--target-jobs" in argv and any(mark in " ".join(argv) for mark in marks)
     )
 
 
@@ -123,7 +117,7 @@ def slurm_jobs(workdir: Path, output: str, starts: list[list[str]]) -> list[dict
                 "job": job,
                 "wells": wells,
                 "elapsed_s": end - start,
-                "python_starts": starts_of(wells, starts),
+                "python_starts": sum(len(starts_of(well, starts)) for well in wells),
                 "work_s": round(sum(log_span(p) for p in paths), 2),
                 "startup_s": round(first_log_time(paths) - start, 2),
                 "start": start,
@@ -133,20 +127,8 @@ def slurm_jobs(workdir: Path, output: str, starts: list[list[str]]) -> list[dict
     return records
 
 
-def counting_environment(hook: Path, record: Path) -> dict[str, str]:
-    hook.mkdir(parents=True, exist_ok=True)
-    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    return job_environment(PYTHONPATH=str(hook), **{STARTS_ENV: str(record)})
-
-
-def recorded_starts(record: Path) -> list[list[str]]:
-    import ast
-
-    return [ast.literal_eval(line) for line in record.read_text().splitlines()]
-
-
 def run_cluster(workdir: Path, profile: Path, wells, *extra: str) -> dict:
-    write_config(workdir, demo_config(wells))
+    write_demo(workdir, demo_config(wells))
     record = workdir / "python-starts.txt"
     env = counting_environment(workdir / "hook", record)
     started = time.monotonic()
@@ -177,40 +159,57 @@ def max_overlap(jobs: list[dict]) -> int:
     return most
 
 
+def table(local: dict, now: dict, before: dict | None) -> list[tuple]:
+    """Rows of (measure, local, [before,] now, target)."""
+    runs = [before, now] if before else [now]
+
+    def row(label, key, local_value="-", target="-"):
+        return (label, local_value, *[run[key] for run in runs], target)
+
+    return [
+        row("wall time of the plate, s", "wall_s", local["wall_s"]),
+        row("Python starts per well", "python_starts_per_well", local["python_starts_per_well"],
+            TARGET_STARTS_PER_WELL),
+        row("SLURM job time per well, s", "job_s_per_well"),
+        row("image work per well, s", "work_s_per_well"),
+        row("job start to first image work, s", "startup_s_per_job"),
+        row("wells' jobs running at once", "wells_at_once"),
+    ]  # fmt: skip
+
+
+def run_local(workdir: Path, wells) -> dict:
+    write_demo(workdir, {**demo_config(wells), "gpu": True})
+    record = workdir / "python-starts.txt"
+    saved = dict(os.environ)
+    os.environ.update(counting_environment(workdir / "hook", record))
+    try:
+        started = time.monotonic()
+        run_snakemake(workdir)
+        wall = round(time.monotonic() - started, 1)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return {"wall_s": wall, "python_starts_per_well": len(recorded_starts(record)) / len(wells)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wells", type=int, default=2, choices=range(1, 7))
+    parser.add_argument("--before", type=Path, help="an earlier result file, as a column")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     problem = cluster_problem()
     if problem:
         raise SystemExit(f"no SLURM cluster (tests/slurm/start-slurm.sh): {problem}")
     wells = DEMO_WELLS[: args.wells]
+    before = json.loads(args.before.read_text()) if args.before else None
     with tempfile.TemporaryDirectory(prefix="slurm-overhead-") as scratch:
         scratch = Path(scratch)
         profile = write_test_profile(scratch / "profile")
-        local_dir = scratch / "local"
-        write_config(local_dir, {**demo_config(wells), "gpu": True})
-        record = local_dir / "python-starts.txt"
-        os.environ.update(counting_environment(local_dir / "hook", record))
-        started = time.monotonic()
-        run_snakemake(local_dir)
-        local_wall = round(time.monotonic() - started, 1)
-        del os.environ[STARTS_ENV]
-        local_starts = len(recorded_starts(record)) / len(wells)
-        one = run_cluster(scratch / "slurm", profile, wells)
-        packed = run_cluster(scratch / "packed", profile, wells, "--group-components", "well=2")
-    rows = [
-        ("wall time of the plate, s", local_wall, one["wall_s"], packed["wall_s"], "-"),
-        ("Python starts per well", local_starts, one["python_starts_per_well"],
-         packed["python_starts_per_well"], TARGET_STARTS_PER_WELL),
-        ("SLURM job time per well, s", "-", one["job_s_per_well"], packed["job_s_per_well"], "-"),
-        ("image work per well, s", "-", one["work_s_per_well"], packed["work_s_per_well"], "-"),
-        ("job start to first image work, s", "-", one["startup_s_per_job"],
-         packed["startup_s_per_job"], "-"),
-        ("wells' jobs running at once", "-", one["wells_at_once"], packed["wells_at_once"], "-"),
-    ]  # fmt: skip
-    header = ("", "local", "slurm (now)", "slurm packed (before)", "target")
+        local = run_local(scratch / "local", wells)
+        now = run_cluster(scratch / "slurm", profile, wells)
+    header = ("", "local", *(["slurm (before)"] if before else []), "slurm (now)", "target")
+    rows = table(local, now, before and before["slurm_one_well_per_job"])
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
@@ -218,12 +217,15 @@ def main() -> None:
     record = {
         "machine": platform.node(),
         "wells": list(wells),
-        "local_wall_s": local_wall,
-        "local_python_starts_per_well": local_starts,
-        "slurm_one_well_per_job": one,
-        "slurm_two_wells_per_job": packed,
+        "load_average": os.getloadavg(),
+        "local_wall_s": local["wall_s"],
+        "local_python_starts_per_well": local["python_starts_per_well"],
+        "slurm_one_well_per_job": now,
+        "python_starts_per_slurm_job": STARTS_PER_JOB,
         "target_python_starts_per_well": TARGET_STARTS_PER_WELL,
     }
+    if before:
+        record["before"] = {"source": str(args.before), **before["slurm_one_well_per_job"]}
     args.out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {args.out}")
 

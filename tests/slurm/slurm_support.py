@@ -8,6 +8,7 @@ the plugin's first status check after 2 s instead of 40 s so that a test does no
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -66,6 +67,37 @@ def snakemake_command(workdir: Path, profile: Path, *args: str) -> list[str]:
         str(profile),
         *args,
     ]
+
+
+PYTHON_STARTS_ENV = "HCS_STEPS_TEST_PYTHON_STARTS"
+#: Records each Python start; it imports nothing else, so it costs microseconds.
+PYTHON_STARTS_HOOK = f"""
+import os, sys
+if "{PYTHON_STARTS_ENV}" in os.environ:
+    with open(os.environ["{PYTHON_STARTS_ENV}"], "a") as record:
+        record.write(repr(sys.argv) + "\\n")
+"""
+
+
+def counting_environment(hook: Path, record: Path) -> dict[str, str]:
+    """A job environment in which every Python started appends its ``sys.argv`` to ``record``.
+
+    A ``sitecustomize`` first on ``PYTHONPATH``, which sbatch and srun pass on to the jobs.
+    """
+    hook.mkdir(parents=True, exist_ok=True)
+    (hook / "sitecustomize.py").write_text(PYTHON_STARTS_HOOK)
+    return job_environment(PYTHONPATH=str(hook), **{PYTHON_STARTS_ENV: str(record)})
+
+
+def recorded_starts(record: Path) -> list[list[str]]:
+    return [ast.literal_eval(line) for line in record.read_text().splitlines()]
+
+
+def starts_of(well: str, starts: list[list[str]]) -> list[list[str]]:
+    """The Python starts of Snakemakes whose ``--target-jobs`` name ``well`` (``B02``)."""
+    row, column = re.fullmatch(r"([A-Z]+)(\d+)", well).groups()
+    mark = f"row={row},column={column}"
+    return [argv for argv in starts if "--target-jobs" in argv and mark in " ".join(argv)]
 
 
 def job_environment(**extra: str) -> dict[str, str]:

@@ -11,10 +11,13 @@ import time
 
 import pytest
 from slurm_support import (
+    counting_environment,
     job_info,
     output_of,
+    recorded_starts,
     run_on_slurm,
     slurm_time,
+    starts_of,
     submitted_jobs,
 )
 from workflow_support import (
@@ -46,7 +49,8 @@ def plate_config(plate, **extra) -> dict:
 def cluster_run(slurm_profile, tiny_plate, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("cluster")
     write_config(workdir, plate_config(tiny_plate))
-    result = run_on_slurm(workdir, slurm_profile)
+    env = counting_environment(workdir / "hook", workdir / "python-starts.txt")
+    result = run_on_slurm(workdir, slurm_profile, env=env)
     output = output_of(result)
     assert result.returncode == 0, output[-6000:]
     return workdir, output
@@ -68,6 +72,16 @@ def test_every_well_is_one_completed_slurm_job(cluster_run):
         assert f"logs/tiny/well_tables/{well}.log" in log
     # plate-level rules are localrules: they ran on the submitting node
     assert "localrule plate_tables:" in output and "localrule heatmaps:" in output
+
+
+def test_a_well_costs_two_python_starts(cluster_run):
+    workdir, _ = cluster_run
+    starts = recorded_starts(workdir / "python-starts.txt")
+    for well in WELLS:
+        # the job's Snakemake (sbatch) and the one it runs the rule in (srun); the rule's
+        # stages run in a thread of the second, not each in a Snakemake of its own
+        executors = [argv[argv.index("--executor") + 1] for argv in starts_of(well, starts)]
+        assert sorted(executors) == ["local", "slurm-jobstep"], starts_of(well, starts)
 
 
 def test_gpu_segments_request_a_gpu_and_log_the_one_slurm_gave(cluster_run):
