@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/well_common.smk"
 include: "workflow/rules/sweep_common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/steps.smk"

@@ -19,11 +19,11 @@ PLATES = resolve_plates(config)
 VERSION = hcs_steps_version()
 WELL_RESOURCES = well_resources(config, PLAN.use_gpu)
 WRITTEN_STEPS = [name for segment in PLAN.segments for name in segment.written]
-# On a cluster a well's whole chain is one rule (workflow/rules/well_chain.smk): every job
-# costs two Snakemake starts there and a group's rules each one more. The Snakefile is read
-# before Snakemake sets up its executor, so "on a cluster" is: jobs are submitted (--jobs,
-# which Snakemake needs for a non-local executor and turns into --cores for a local one),
-# or this is a submitted job (remote mode), so that both sides know the same rules.
+# On a cluster a well's whole chain is one rule, well_chain (workflow/rules/well_chain.smk):
+# each job costs two Snakemake starts there, and a group's rules one more each. Snakemake
+# reads the Snakefile before it sets up its executor, so "on a cluster" is: jobs are
+# submitted (--jobs, which Snakemake needs for a non-local executor and turns into --cores
+# for a local one), or this is a submitted job (remote mode), so both know the same rules.
 WELL_CHAIN = workflow.nodes is not None or workflow.remote_exec
 
 # The local GPU limit: as many GPU jobs at once as hcs-steps has GPU slots. It cannot live in

@@ -1,21 +1,6 @@
 # Instrument folder (or the demo) -> OME-Zarr plate, one well per job; then plate metadata.
 
 
-def ingested_well_output():
-    return directory(
-        paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")
-    )
-
-
-def ingest_log():
-    return paths.log("{plate}", "ingest_well", "{row}{column}")
-
-
-def ingest_source(wildcards):
-    """What was read: a changed time point, path or pattern re-ingests the plate."""
-    return PLATES[wildcards.plate].source_settings()
-
-
 # On a cluster the well_chain rule (well_chain.smk) ingests a well with the rest of its chain.
 if not WELL_CHAIN:
 

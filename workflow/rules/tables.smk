@@ -1,22 +1,6 @@
 # Per-well measurement tables -> plate tables (CSV + Parquet) -> heatmaps.
 
 
-def well_table_inputs():
-    """``{kind: input function}``: every segment's measurement table of the kind."""
-    return {kind: well_measurements(kind) for kind in TABLE_KINDS}
-
-
-def well_table_outputs():
-    return {
-        kind: paths.well_table("{plate}", "{row}", "{column}", kind)
-        for kind in TABLE_KINDS
-    }
-
-
-def well_tables_log():
-    return paths.log("{plate}", "well_tables", "{row}{column}")
-
-
 # On a cluster the well_chain rule (well_chain.smk) writes them at the end of the chain.
 if not WELL_CHAIN:
 

@@ -1,0 +1,199 @@
+# The per-well rules' inputs, outputs, logs and params, declared once: the rules per stage
+# (steps.smk, ingest.smk, tables.smk) and the cluster's chain rule (well_chain.smk) are
+# built from these, so a change to what a stage reads or writes reaches both.
+from hcs_steps.workflow.well_chain import SegmentRun, TablesRun, run_well_chain
+
+# --- segments
+
+
+def segment_inputs(segment):
+    """What a segment's rule reads (input functions of the wildcards)."""
+    return [segment_input_well(segment)]
+
+
+def segment_well_outputs(segment):
+    """The result wells a segment writes, one per written step."""
+    return [
+        directory(paths.step_well("{plate}", name, "{row}", "{column}"))
+        for name in segment.written
+    ]
+
+
+def segment_measurement_outputs(segment):
+    """``{kind: file}``: a segment's measurement table of each kind, per well."""
+    return {
+        kind: paths.segment_measurements(
+            "{plate}", segment.name, "{row}", "{column}", kind
+        )
+        for kind in TABLE_KINDS
+    }
+
+
+def segment_log(segment):
+    return paths.log("{plate}", segment.rule_name, "{row}{column}")
+
+
+def segment_params(segment):
+    """The params of a segment's job: its arguments to run_segment, and what reruns it."""
+    return {
+        "segment": segment.spec(),
+        "version": VERSION,
+        "input_plate": segment_input_plate(segment),
+        "output_plates": segment_output_plates(segment),
+        "channels": plate_channels,
+    }
+
+
+# --- ingest
+
+
+def ingested_well_output():
+    return directory(
+        paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")
+    )
+
+
+def ingest_log():
+    return paths.log("{plate}", "ingest_well", "{row}{column}")
+
+
+def ingest_source(wildcards):
+    """What was read: a changed time point, path or pattern re-ingests the plate."""
+    return PLATES[wildcards.plate].source_settings()
+
+
+# --- well tables
+
+
+def well_table_inputs():
+    """``{kind: input function}``: every segment's measurement table of the kind."""
+    return {kind: well_measurements(kind) for kind in TABLE_KINDS}
+
+
+def well_table_outputs():
+    return {
+        kind: paths.well_table("{plate}", "{row}", "{column}", kind)
+        for kind in TABLE_KINDS
+    }
+
+
+def well_tables_log():
+    return paths.log("{plate}", "well_tables", "{row}{column}")
+
+
+# --- a well's whole chain, one rule on a cluster
+
+
+def chain_rule_name(ingests):
+    return "well_chain_ingested" if ingests else "well_chain"
+
+
+def chain_well_outputs(ingests):
+    """Every well directory the chain writes: the ingested well, each segment's results."""
+    ingested = [ingested_well_output()] if ingests else []
+    return ingested + [
+        output for segment in PLAN.segments for output in segment_well_outputs(segment)
+    ]
+
+
+def chain_named_outputs():
+    """Each segment's measurement tables, then the well's tables, by unique names."""
+    named = {
+        f"{segment.rule_name}_{kind}": path
+        for segment in PLAN.segments
+        for kind, path in segment_measurement_outputs(segment).items()
+    }
+    named.update(
+        {f"well_tables_{kind}": path for kind, path in well_table_outputs().items()}
+    )
+    return named
+
+
+def chain_logs(ingests):
+    logs = {"ingest_well": ingest_log()} if ingests else {}
+    logs.update({segment.rule_name: segment_log(segment) for segment in PLAN.segments})
+    logs["well_tables"] = well_tables_log()
+    return logs
+
+
+def chain_inputs(ingests):
+    """An input function: what the chain's stages read that the chain does not write
+    itself (a plate read where it is; for an ingested plate, nothing)."""
+    patterns = [str(path) for path in chain_well_outputs(ingests)]
+    patterns += list(chain_named_outputs().values())
+
+    def inputs(wildcards):
+        values = dict(wildcards.items())
+        written = {pattern.format(**values) for pattern in patterns}
+        read = [
+            path
+            for segment in PLAN.segments
+            for source in segment_inputs(segment)
+            for path in ([source(wildcards)] if callable(source) else [source])
+        ]
+        return [path for path in dict.fromkeys(read) if path not in written]
+
+    return inputs
+
+
+def chain_resources():
+    """What the stages ask for, once: the well's resources, a GPU if a segment needs one."""
+    resources = dict(WELL_RESOURCES)
+    for segment in PLAN.segments:
+        resources.update(segment.resources)
+    resources["gpu"] = max(segment.resources.get("gpu", 0) for segment in PLAN.segments)
+    return resources
+
+
+def chain_params(ingests):
+    params = {
+        "ingests": ingests,
+        "version": VERSION,
+        "segments": chain_segment_params,
+    }
+    if ingests:
+        params["source"] = ingest_source
+    return params
+
+
+def chain_segment_params(wildcards):
+    """Each segment's params (segment_params) with its functions of the wildcards called."""
+    return [
+        {
+            name: value(wildcards) if callable(value) else value
+            for name, value in segment_params(segment).items()
+        }
+        for segment in PLAN.segments
+    ]
+
+
+def run_chain_job(wildcards, params, output, log):
+    segments = [
+        SegmentRun(
+            spec=segment["segment"],
+            input_plate=segment["input_plate"],
+            output_plates=segment["output_plates"],
+            measurements={
+                kind: output[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS
+            },
+            log=log[planned.rule_name],
+        )
+        for planned, segment in zip(PLAN.segments, params.segments)
+    ]
+    tables = TablesRun(
+        inputs={
+            kind: [output[f"{planned.rule_name}_{kind}"] for planned in PLAN.segments]
+            for kind in TABLE_KINDS
+        },
+        outputs={kind: output[f"well_tables_{kind}"] for kind in TABLE_KINDS},
+        log=log.well_tables,
+    )
+    run_well_chain(
+        PLATES[wildcards.plate],
+        well_name(wildcards),
+        ingest_log=log.ingest_well if params.ingests else None,
+        segments=segments,
+        tables=tables,
+        plugins=config["plugins"],
+        provenance={"hcs_steps_version": params.version},
+    )
