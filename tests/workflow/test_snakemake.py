@@ -263,7 +263,7 @@ def test_demo_config_runs_end_to_end(tmp_path):
 
 
 @pytest.mark.parametrize("flag", ["--profile", "--workflow-profile"])
-def test_slurm_profile_plans_gpu_jobs_in_well_groups(tmp_path, tiny_plate, flag):
+def test_slurm_profile_plans_one_gpu_job_per_well(tmp_path, tiny_plate, flag):
     pipeline = numpy_pipeline()
     pipeline[0]["backend"] = "torch"
     write_config(
@@ -274,11 +274,11 @@ def test_slurm_profile_plans_gpu_jobs_in_well_groups(tmp_path, tiny_plate, flag)
     assert settings["executor"] == "slurm" and settings["group-components"] == ["well=1"]
     result = run_snakemake(tmp_path, "-n", flag, str(profile))
     assert f"{profile.parent}/slurm-gpu" in result.stderr.split("for setting")[0]
-    torch_jobs = planned_jobs(result, "segment_normalize")
-    assert torch_jobs and all("gpu=1" in b and "slurm_partition=gpu" in b for b in torch_jobs)
-    # the well's other rules share the group job, hence the GPU partition, without a GPU
-    smooth_jobs = planned_jobs(result, "segment_smooth_to_count")
-    assert smooth_jobs and all("slurm_partition=gpu" in b and "gpu=1" not in b for b in smooth_jobs)
+    # submitting jobs, a well's chain is one rule: its torch segment asks for the GPU
+    chain_jobs = planned_jobs(result, "well_chain")
+    assert len(chain_jobs) == len(WELLS), result.stdout[-4000:]
+    assert all("gpu=1" in b and "slurm_partition=gpu" in b for b in chain_jobs)
+    assert not planned_jobs(result, "segment_normalize") + planned_jobs(result, "well_tables")
 
 
 PLUGIN = '''

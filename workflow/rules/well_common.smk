@@ -131,7 +131,12 @@ def chain_inputs(ingests):
             for source in segment_inputs(segment)
             for path in ([source(wildcards)] if callable(source) else [source])
         ]
-        return [path for path in dict.fromkeys(read) if path not in written]
+        # a stage may read a well directory whose files another stage declares
+        return [
+            path
+            for path in dict.fromkeys(read)
+            if not any(w == path or w.startswith(f"{path}/") for w in written)
+        ]
 
     return inputs
 
