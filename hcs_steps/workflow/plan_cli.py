@@ -36,7 +36,11 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
             f"  {number}. {step.name}: {step.step} as {step.memory_type} on {step.device} "
             f"[{step.reason}]; channels: {channels}; params: {step.params}{reads}"
         )
-    lines += ["", "segments (one Snakemake rule each, one job per well):"]
+    lines += [
+        "",
+        "segments (one Snakemake rule each, one job per well; when Snakemake submits jobs, "
+        "e.g. to SLURM, a well's ingest, segments and tables are one rule, well_chain):",
+    ]
     for segment in plan.segments:
         lines.append(
             f"  {segment.rule_name}: {' -> '.join(s.name for s in segment.steps)} "
