@@ -125,12 +125,14 @@ def chain_inputs(ingests):
     def inputs(wildcards):
         values = dict(wildcards.items())
         written = {pattern.format(**values) for pattern in patterns}
-        read = [
-            path
-            for segment in PLAN.segments
-            for source in segment_inputs(segment)
-            for path in ([source(wildcards)] if callable(source) else [source])
+        sources = [
+            source for segment in PLAN.segments for source in segment_inputs(segment)
         ]
+        sources += well_table_inputs().values()
+        read = []
+        for source in sources:
+            found = source(wildcards) if callable(source) else source
+            read += [found] if isinstance(found, str) else list(found)
         # a stage may read a well directory whose files another stage declares
         return [
             path
@@ -187,8 +189,8 @@ def run_chain_job(wildcards, params, output, log):
     ]
     tables = TablesRun(
         inputs={
-            kind: [output[f"{planned.rule_name}_{kind}"] for planned in PLAN.segments]
-            for kind in TABLE_KINDS
+            kind: measurements(wildcards)
+            for kind, measurements in well_table_inputs().items()
         },
         outputs={kind: output[f"well_tables_{kind}"] for kind in TABLE_KINDS},
         log=log.well_tables,
