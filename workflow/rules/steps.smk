@@ -9,6 +9,7 @@ for segment in PLAN.segments:
             segment.rule_name
         input:
             segment_input_well(segment),
+            unpack(segment_illumination(segment)),
         output:
             *[
                 directory(paths.step_well("{plate}", name, "{row}", "{column}"))
@@ -55,4 +56,5 @@ for segment in PLAN.segments:
                 log=log[0],
                 plugins=config["plugins"],
                 provenance={"hcs_steps_version": params.version},
+                illumination=input.get("illumination"),
             )

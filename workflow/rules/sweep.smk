@@ -29,6 +29,7 @@ for segment in PLAN.segments:
             f"sweep_{segment.rule_name}"
         input:
             sweep_segment_input_well(segment),
+            unpack(segment_illumination(segment)),
         output:
             *[
                 directory(
@@ -74,6 +75,7 @@ for segment in PLAN.segments:
                 log=log[0],
                 plugins=config["plugins"],
                 provenance={"hcs_steps_version": params.version},
+                illumination=input.get("illumination"),
             )
 
 
