@@ -91,6 +91,9 @@ def flatfield_correct_numpy(
     """
     from hcs_steps.screen.flatfield import correct
 
+    check_flatfield_parameters(
+        {"method": method, "darkfield": darkfield, "sigma": sigma, "fields": fields}
+    )
     flat, dark = illumination
     return correct(stack, flat, dark)
 
@@ -99,10 +102,21 @@ def flatfield_correct_numpy(
 def flatfield_correct_torch(
     stack, *, illumination, method="median", darkfield=False, sigma=None, fields=64
 ):
-    """The torch version of :func:`flatfield_correct_numpy` (same result, on the job's
-    device)."""
+    """The torch version of :func:`flatfield_correct_numpy` (same result within float32
+    rounding, on the job's device).
+
+    Examples
+    --------
+    >>> import torch
+    >>> flat = torch.tensor([[0.5, 1.5]])
+    >>> flatfield_correct_torch(torch.full((2, 1, 2), 30.0), illumination=(flat, 0 * flat))[0]
+    tensor([[60., 20.]])
+    """
     import torch
 
+    check_flatfield_parameters(
+        {"method": method, "darkfield": darkfield, "sigma": sigma, "fields": fields}
+    )
     flat, dark = illumination
     stack = stack.to(torch.float32)
     return (stack - dark.to(torch.float32)) / flat.to(torch.float32)

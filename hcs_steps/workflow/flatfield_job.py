@@ -97,7 +97,9 @@ def estimate_plate(
         name for name in channel_names if spec["channels"] == "all" or name in spec["channels"]
     ]
     with job_logger(log) as logger:
-        opened = {well: open_well(input_plate, well, channels=list(channel_names)) for well in wells}
+        opened = {
+            well: open_well(input_plate, well, channels=list(channel_names)) for well in wells
+        }
         counts = {well: images.shape[0] for well, images in opened.items()}
         picks = sample_fields(counts, params["fields"])
         shape = opened[wells[0]].shape[-2:]

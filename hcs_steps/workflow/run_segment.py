@@ -327,7 +327,7 @@ def run_segment(
     plugins: list[str] = (),
     provenance: dict | None = None,
     threads: int = 1,
-    illumination: str | None = None,
+    illumination=None,
 ) -> None:
     """Run ``spec`` (a :meth:`~hcs_steps.workflow.plan.Segment.spec`) on one well.
 
@@ -335,14 +335,14 @@ def run_segment(
     special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
     ``threads`` is the cores the job may use (see :func:`limit_library_threads`).
     ``illumination`` is the directory of the plate's flat-field estimate for the segment's
-    first step, when that step applies one.
+    first step, when that step applies one (otherwise empty: no file).
     """
     from hcs_steps import plate as plates
     from hcs_steps.workflow.flatfield_job import read_illumination
 
     estimates = {}
     if illumination:
-        estimates[spec["steps"][0]["name"]] = read_illumination(illumination)
+        estimates[spec["steps"][0]["name"]] = read_illumination(str(illumination))
 
     with job_logger(log) as logger:
         source = plates.open_well(input_plate, well, channels=list(channel_names))

@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from workflow_support import job_counts, make_config, run_snakemake, write_config
 
 from hcs_steps.workflow import plan_cli
 from hcs_steps.workflow.config import ConfigError, validate_config
 from hcs_steps.workflow.plan import build_plan, check_estimate_fields
 from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.sweep_config import plan_sweep
-
-from workflow_support import job_counts, make_config, run_snakemake, write_config
 
 CHANNELS = ("nuclei", "nuclear")
 # Stated tolerance: the median over the bright pixels (above the 5th percentile) of
@@ -136,6 +135,14 @@ def test_the_estimate_is_published_with_its_numbers_and_plot(corrected_run):
 
 
 @pytest.mark.slow
+def test_the_report_shows_the_flat_field_and_its_numbers(corrected_run):
+    workdir, _, _ = corrected_run
+    run_snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text(errors="replace")
+    assert "flat.png" in html and "flat.csv" in html and "Flat-field estimate" in html
+
+
+@pytest.mark.slow
 def test_a_changed_estimate_parameter_reruns_the_estimate_and_the_wells(corrected_run):
     workdir, config, _ = corrected_run
     assert job_counts(run_snakemake(workdir, "-n")) == {}
@@ -216,3 +223,11 @@ def test_snakemake_refuses_too_few_fields_before_any_job(tmp_path, vignetted_pla
     assert refused.returncode != 0
     assert "pipeline[1].step: plate tiny has 2 field(s)" in refused.stdout + refused.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_the_python_pipeline_api_points_to_the_workflow():
+    from hcs_steps.workflow.pipeline import FunctionStep, Pipeline
+
+    api = Pipeline([FunctionStep(func="flatfield_correct", name="flat")], backend="numpy")
+    with pytest.raises(ValueError, match="rule estimate_flat makes; run this pipeline with"):
+        api.run({"format": "demo"}, wells=["B02"])

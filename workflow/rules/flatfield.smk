@@ -10,13 +10,15 @@ check_estimate_fields(PLAN, PLATES, config)
 
 
 def segment_illumination(segment):
-    """An input function for unpack(): the plate's estimate, for a segment whose first step
-    applies one; nothing for any other segment."""
+    """An input function for unpack(): ``illumination``, the plate's estimate for a segment
+    whose first step applies one, and no file for any other segment."""
 
     def illumination(wildcards):
         if not segment.steps[0].reads_illumination:
-            return {}
-        return {"illumination": paths.flatfield_dir(wildcards.plate, segment.steps[0].name)}
+            return {"illumination": []}
+        return {
+            "illumination": paths.flatfield_dir(wildcards.plate, segment.steps[0].name)
+        }
 
     return illumination
 
