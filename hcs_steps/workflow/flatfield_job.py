@@ -46,6 +46,20 @@ def sample_fields(field_counts: dict[str, int], size: int) -> list[tuple[str, in
     return [every[index] for index in dict.fromkeys(picks.tolist())]
 
 
+def estimate_memory_mb(fields: int, shape_yx) -> int:
+    """The memory an estimate asks for (a cluster job's ``mem_mb``): per sampled pixel its
+    float32 plane, and the estimator's float64 copy, scaled copy and median buffer; plus
+    half a GiB for the process.
+
+    Examples
+    --------
+    >>> estimate_memory_mb(64, (2048, 2048))
+    7680
+    """
+    pixels = fields * int(np.prod(shape_yx))
+    return int(np.ceil(28 * pixels / 2**20)) + 512
+
+
 def channel_stats(channel: str, flat: np.ndarray, dark: np.ndarray, fields: int) -> dict:
     """What the report lists per channel: how uneven the flat field is, and the dark field.
 

@@ -15,6 +15,19 @@ def _resources(resources: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in resources.items()) or "-"
 
 
+def _estimate_memory(estimate, plates: dict) -> str:
+    """The ``mem_mb`` an estimate's job asks for on each plate (its sample of fields)."""
+    from hcs_steps.workflow.flatfield_job import estimate_memory_mb
+
+    if not plates:
+        return "mem_mb from the plate's field size"
+    sizes = []
+    for name, plate in plates.items():
+        fields = min(len(plate.wells) * plate.source.field_count, estimate.step.params["fields"])
+        sizes.append(f"mem_mb={estimate_memory_mb(fields, plate.source.shape_zyx[1:])} ({name})")
+    return ", ".join(sizes)
+
+
 def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
     """The plan as text: steps, segments, conversions and each rule's resources."""
     gpu = "used" if plan.use_gpu else "not used"
@@ -49,7 +62,7 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
             f"{' and dark field' if params['darkfield'] else ''} per channel of "
             f"{estimate.step.name} from up to {params['fields']} fields of {reads}; writes "
             f"results/<plate>/flatfield/{estimate.step.name}; read by every well's "
-            f"{segment.rule_name}"
+            f"{segment.rule_name}; resources: {_estimate_memory(estimate, plates or {})}"
         )
     lines += ["", "segments (one Snakemake rule each, one job per well):"]
     for segment in plan.segments:

@@ -164,7 +164,7 @@ def test_plan_shows_the_plate_rule_and_the_segment_that_reads_it(tmp_path, capsy
     assert (
         "estimate_flat: median flat field per channel of flat from up to 64 fields of the "
         "result of qc; writes results/<plate>/flatfield/flat; read by every well's "
-        "segment_flat_to_count"
+        "segment_flat_to_count; resources: mem_mb=533 (demo)"  # 12 fields of 256 x 256
     ) in text
     assert "segment_flat_to_count: flat -> count [numpy on cpu]" in text
     assert "reads estimate_flat" in text
@@ -193,6 +193,20 @@ def test_bad_parameters_are_refused_with_the_key(params, message):
     entries = pipeline()
     entries[1]["params"] = params
     with pytest.raises(ConfigError, match=r"config key pipeline\[1\]\.params: .*" + message):
+        validate_config({"plates": {"demo": {"format": "demo"}}, "pipeline": entries})
+
+
+def test_basic_without_basicpy_is_refused_with_the_extra_to_install(monkeypatch):
+    from hcs_steps.steps import illumination
+
+    real = illumination.importlib.util.find_spec
+    monkeypatch.setattr(
+        illumination.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "basicpy" else real(name, *args),
+    )
+    entries = pipeline("basic")
+    with pytest.raises(ConfigError, match=r"pipeline\[1\]\.params: .*hcs-steps\[flatfield\]"):
         validate_config({"plates": {"demo": {"format": "demo"}}, "pipeline": entries})
 
 

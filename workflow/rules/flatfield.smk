@@ -2,7 +2,7 @@
 # sample of the fields the step's segment reads; every well's job of that segment reads it.
 from types import SimpleNamespace
 
-from hcs_steps.workflow.flatfield_job import estimate_plate
+from hcs_steps.workflow.flatfield_job import estimate_memory_mb, estimate_plate
 from hcs_steps.workflow.plan import check_estimate_fields
 
 # Refused here, before any job, naming the step's key: a plate with too few fields.
@@ -37,6 +37,18 @@ def estimate_input_wells(estimate):
     return input_wells
 
 
+def estimate_mem_mb(estimate):
+    """A resources function: what the plate's sample of fields needs in memory."""
+
+    def mem_mb(wildcards):
+        plate = PLATES[wildcards.plate]
+        available = len(plate.wells) * plate.source.field_count
+        fields = min(available, estimate.step.params["fields"])
+        return estimate_memory_mb(fields, plate.source.shape_zyx[1:])
+
+    return mem_mb
+
+
 for estimate in PLAN.estimates:
 
     rule:
@@ -62,6 +74,8 @@ for estimate in PLAN.estimates:
             paths.log("{plate}", estimate.rule_name, "plate"),
         benchmark:
             paths.benchmark("{plate}", estimate.rule_name, "plate")
+        resources:
+            mem_mb=estimate_mem_mb(estimate),
         params:
             estimate=estimate.spec(),
             version=VERSION,
