@@ -123,7 +123,7 @@ def test_the_estimate_is_published_with_its_numbers_and_plot(corrected_run):
     assert flats.shape == (2, 64, 64) and np.allclose(flats.mean(axis=(1, 2)), 1, atol=1e-5)
     # the estimate found the vignette: it correlates with the applied profile
     for flat in flats:
-        assert np.corrcoef(flat.ravel(), vignette(64).ravel())[0, 1] > 0.95
+        assert np.corrcoef(flat.ravel(), vignette(64).ravel())[0, 1] > 0.8  # 0.88 from 5 fields5
     assert not np.load(estimate / "darkfield.npy").any()
     table = (workdir / "results/tiny/flatfield/flat.csv").read_text().splitlines()
     assert table[0].startswith("channel,fields_used,flat_min,flat_max,max_over_min")
@@ -152,7 +152,47 @@ def test_a_changed_estimate_parameter_reruns_the_estimate_and_the_wells(correcte
         counts = job_counts(run_snakemake(workdir, "-n"))
         assert counts["estimate_flat"] == 1 and counts["segment_flat_to_count"] == 6, counts
         assert "segment_qc" not in counts  # what the estimate reads is unchanged
+    later = pipeline()
+    later[2]["params"]["min_area"] = 8  # a step after the correction, in its segment
+    write_config(workdir, {**config, "pipeline": later})
+    counts = job_counts(run_snakemake(workdir, "-n"))
+    assert "estimate_flat" not in counts and counts["segment_flat_to_count"] == 6, counts
     write_config(workdir, config)
+
+
+def test_an_estimate_of_some_channels_samples_evenly_and_names_them(tmp_path, vignetted_plate):
+    from hcs_steps.workflow.flatfield_job import estimate_plate, read_illumination
+
+    plate, _ = vignetted_plate
+    params = {"method": "median", "darkfield": False, "sigma": None, "fields": 5}
+    spec = {"name": "flat", "step": "flatfield_correct", "params": params, "channels": ["nuclear"]}
+    out = tmp_path / "flatfield/flat"
+    wells = ["B02", "B03", "B04", "C02", "C03", "C04"]
+    estimate_plate(
+        spec,
+        plate="tiny",
+        input_plate=str(plate),
+        wells=wells,
+        channel_names=list(CHANNELS),
+        out_dir=str(out),
+        plot=str(out) + ".png",
+        table=str(out) + ".csv",
+        log=str(tmp_path / "estimate.log"),
+    )
+    metadata = json.loads((out / "flatfield.json").read_text())
+    assert metadata["channels"] == ["nuclear"]
+    # 5 of the 12 fields, spread from the first well's first to the last well's last
+    assert [(f["well"], f["field"]) for f in metadata["fields"]] == [
+        ("B02", 0),
+        ("B03", 1),
+        ("C02", 0),
+        ("C03", 0),
+        ("C04", 1),
+    ]
+    ((flat, dark),) = read_illumination(str(out)).values()
+    assert (
+        flat.shape == (64, 64) and np.corrcoef(flat.ravel(), vignette(64).ravel())[0, 1] > 0.8
+    )  # 0.88 from 5 fields
 
 
 def test_plan_shows_the_plate_rule_and_the_segment_that_reads_it(tmp_path, capsys):
