@@ -160,6 +160,28 @@ def test_a_changed_estimate_parameter_reruns_the_estimate_and_the_wells(correcte
     write_config(workdir, config)
 
 
+@pytest.mark.slow
+def test_a_sweep_after_the_correction_reuses_the_plate_estimate(corrected_run, tmp_path):
+    import shutil
+
+    from hcs_steps.plate import read_well
+
+    source, config, _ = corrected_run
+    workdir = tmp_path / "swept"
+    shutil.copytree(source, workdir, symlinks=True)
+    sweep = {"params": {"count.min_area": [4, 8]}, "wells": ["B02", "C04"]}
+    write_config(workdir, {**config, "sweep": sweep})
+    counts = job_counts(run_snakemake(workdir, "sweep"))
+    assert counts["sweep_segment_flat_to_count"] == 2, counts  # min_area 4 is the plain run's
+    assert not {"estimate_flat", "segment_qc", "segment_flat_to_count"} & set(counts)
+    (chain,) = (workdir / "results/tiny/sweep/chains").iterdir()
+    for well in sweep["wells"]:
+        swept = read_well(chain / "steps/flat.zarr", well)
+        np.testing.assert_array_equal(
+            swept, read_well(workdir / "results/tiny/steps/flat.zarr", well)
+        )
+
+
 def test_an_estimate_of_some_channels_samples_evenly_and_names_them(tmp_path, vignetted_plate):
     from hcs_steps.workflow.flatfield_job import estimate_plate, read_illumination
 
