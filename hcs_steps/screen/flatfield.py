@@ -17,6 +17,10 @@ import importlib.util
 import numpy as np
 
 METHODS = ("median", "basic")
+# Measured on the demo plate's real fields under a synthetic vignette (median estimate,
+# median error of the corrected fields): 7.7 % from 2 fields, 3.8 % from 3, 2.8 % from 12;
+# the per-pixel median of two fields is their mean, which keeps the nuclei of both.
+MIN_FIELDS = 3
 
 
 def estimate_flatfield(
@@ -43,9 +47,10 @@ def estimate_flatfield(
     (1.0, True)
     """
     fields = np.asarray(fields, dtype=np.float64)
-    if fields.ndim != 3 or len(fields) < 2:
+    if fields.ndim != 3 or len(fields) < MIN_FIELDS:
         raise ValueError(
-            f"flat-field estimation needs two or more fields of shape (Y, X); got {fields.shape}"
+            f"flat-field estimation needs {MIN_FIELDS} or more fields of shape (Y, X); "
+            f"got {fields.shape}"
         )
     if method not in METHODS:
         raise ValueError(f"flat-field method {method!r} is not one of {', '.join(METHODS)}")

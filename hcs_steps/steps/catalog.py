@@ -11,6 +11,7 @@ from hcs_steps.steps import (
     counting,
     features,
     filters,
+    illumination,
     morphology,
     normalize,
     projection,
@@ -91,12 +92,21 @@ BUILTIN_STEPS = {
     "measure_objects": (features.check_measure_parameters, [features.measure_objects_numpy]),
     "grow_cells": (cells.check_grow_parameters, [cells.grow_cells_numpy]),
     "field_qc": (quality.check_field_qc_parameters, [quality.field_qc_numpy]),
+    "flatfield_correct": (
+        illumination.check_flatfield_parameters,
+        [illumination.flatfield_correct_numpy, illumination.flatfield_correct_torch],
+    ),
 }
 
 # Steps whose output has another shape than their input (one plane from a stack).
 RESHAPING_STEPS = frozenset({"max_projection", "mean_projection"})
-# Steps that read every channel of a field: the workflow passes ``channels`` itself.
-WORKFLOW_INPUTS = {"measure_objects": ("channels",), "grow_cells": ("channels",)}
+# What the workflow passes a step itself: every channel of a field (``channels``), or
+# the channel's flat and dark field estimated from the whole plate (``illumination``).
+WORKFLOW_INPUTS = {
+    "measure_objects": ("channels",),
+    "grow_cells": ("channels",),
+    "flatfield_correct": ("illumination",),
+}
 
 for _name, (_check, _implementations) in BUILTIN_STEPS.items():
     for _implementation in _implementations:

@@ -51,8 +51,9 @@ class StepDefinition:
         projection) must apply to every channel: a field's channels share one shape.
     workflow_inputs : tuple of str
         Keyword arguments the workflow supplies rather than the config: ``("channels",)``
-        for a step that reads every channel of a field (``channels``: name to stack). Not
-        in :attr:`parameters`.
+        for a step that reads every channel of a field (``channels``: name to stack),
+        ``("illumination",)`` for one that applies a plate-level estimate (the channel's
+        flat and dark field). Not in :attr:`parameters`.
     """
 
     name: str
@@ -66,6 +67,12 @@ class StepDefinition:
     def reads_channels(self) -> bool:
         """Whether the step reads every channel of a field at once (``channels`` input)."""
         return "channels" in self.workflow_inputs
+
+    @property
+    def reads_illumination(self) -> bool:
+        """Whether the step applies the plate's flat field (``illumination`` input), which a
+        plate-level rule estimates before the step's segment runs."""
+        return "illumination" in self.workflow_inputs
 
     @property
     def memory_types(self) -> list[MemoryType]:

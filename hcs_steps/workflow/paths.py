@@ -55,6 +55,16 @@ def heatmaps(plate: str) -> str:
     return f"{RESULTS}/{plate}/heatmaps"
 
 
+def flatfield_dir(plate: str, step: str) -> str:
+    """A plate's flat-field estimate for one ``flatfield_correct`` step (npy and JSON)."""
+    return f"{RESULTS}/{plate}/flatfield/{step}"
+
+
+def flatfield_report(plate: str, step: str, extension: str) -> str:
+    """The estimate's profile plot (``png``) and per-channel numbers (``csv``)."""
+    return f"{flatfield_dir(plate, step)}.{extension}"
+
+
 def sweep_dir(plate: str) -> str:
     return f"{RESULTS}/{plate}/sweep"
 

@@ -185,6 +185,14 @@ class Pipeline:
             name = Path(plate["path"]).stem if plate.get("path") else plate["format"]
         config = self.config(plate, wells, channels, name)
         plan = build_plan(config)
+        for estimate in plan.estimates:
+            # One well at a time, the API never sees the plate that the estimate samples.
+            raise ValueError(
+                f"step {estimate.step.name!r} ({estimate.step.step}) applies a flat field "
+                "estimated from the whole plate, which the Snakemake workflow's plate-level "
+                f"rule {estimate.rule_name} makes; run this pipeline with the workflow, or "
+                "correct with hcs_steps.screen.flatfield.estimate_flatfield and correct"
+            )
         (source,) = resolve_plates(config).values()
         images: dict[str, dict[str, object]] = {}
         tables: dict[str, list[pd.DataFrame]] = {}

@@ -12,6 +12,11 @@ A step that reads every channel (``measure_objects``) measures objects that an e
 found and that live only in the job's memory: it runs on the host in the segment of the
 step before it, whatever that segment's memory type, and the step whose objects it reads
 must be in the same segment.
+
+A step that applies a plate-level estimate (``flatfield_correct``: the flat field of each
+channel, from a sample of the plate's fields) starts a segment of its own: the estimate is a
+plate-level rule (an :class:`Estimate`) that reads the data as it reaches the step, which is
+then on disk, the segment's input, for every well.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class PlannedStep:
     reason: str
     device_reason: str
     reads_channels: bool = False
+    reads_illumination: bool = False
 
     def spec(self) -> dict:
         """JSON-able description (what a segment job runs and logs, and a rerun trigger)."""
@@ -50,6 +56,8 @@ class PlannedStep:
         }
         if self.reads_channels:
             spec["reads_channels"] = True
+        if self.reads_illumination:
+            spec["reads_illumination"] = True
         return spec
 
 
@@ -120,11 +128,31 @@ class Conversion:
 
 
 @dataclass(frozen=True)
+class Estimate:
+    """A plate-level rule: one job per plate estimates the flat (and dark) field of each
+    channel a step corrects, from the input of the segment that the step starts."""
+
+    step: PlannedStep
+    segment: int
+
+    @property
+    def rule_name(self) -> str:
+        return f"estimate_{self.step.name}"
+
+    def spec(self) -> dict:
+        """What the estimate depends on (a rerun trigger): the step's parameters and
+        channels."""
+        spec = self.step.spec()
+        return {key: spec[key] for key in ("name", "step", "params", "channels")}
+
+
+@dataclass(frozen=True)
 class Plan:
     steps: tuple[PlannedStep, ...]
     segments: tuple[Segment, ...]
     conversions: tuple[Conversion, ...]
     use_gpu: bool
+    estimates: tuple[Estimate, ...] = ()
 
 
 def decide_gpu(setting) -> bool:
@@ -213,6 +241,7 @@ def plan_step(entry: dict, use_gpu: bool, gpu_setting) -> PlannedStep:
         reason,
         device_reason,
         steps.get_step(entry["step"]).reads_channels,
+        steps.get_step(entry["step"]).reads_illumination,
     )
 
 
@@ -220,7 +249,8 @@ def group_segments(planned: list[PlannedStep], fuse: bool) -> list[list[PlannedS
     """Split steps into maximal same-(memory type, device) runs, or one per step.
 
     A step that reads every channel joins the run before it in any case: the objects it
-    measures exist only in that job's memory.
+    measures exist only in that job's memory. A step that applies a plate-level estimate
+    starts a run: the estimate reads what the run before it wrote.
 
     Examples
     --------
@@ -235,10 +265,12 @@ def group_segments(planned: list[PlannedStep], fuse: bool) -> list[list[PlannedS
     runs: list[list[PlannedStep]] = []
     for step in planned:
         previous = runs[-1][-1] if runs else None
+        same_kind = previous is not None and (previous.memory_type, previous.device) == (
+            step.memory_type,
+            step.device,
+        )
         if previous is not None and (
-            step.reads_channels
-            or fuse
-            and (previous.memory_type, previous.device) == (step.memory_type, step.device)
+            step.reads_channels or fuse and same_kind and not step.reads_illumination
         ):
             runs[-1].append(step)
         else:
@@ -327,4 +359,27 @@ def build_plan(config: dict) -> Plan:
         Conversion(a.output_step, b.steps[0].name, a.memory_type, b.memory_type, a.device, b.device)
         for a, b in zip(segments, segments[1:], strict=False)
     ]
-    return Plan(tuple(planned), tuple(segments), tuple(conversions), use_gpu)
+    estimates = [
+        Estimate(segment.steps[0], segment.index)
+        for segment in segments
+        if segment.steps[0].reads_illumination
+    ]
+    return Plan(tuple(planned), tuple(segments), tuple(conversions), use_gpu, tuple(estimates))
+
+
+def check_estimate_fields(plan: Plan, plates: dict, config: dict) -> None:
+    """Every plate has enough fields in its selected wells for each flat-field estimate; a
+    :class:`ConfigError` names the step's key and the plate otherwise."""
+    from hcs_steps.screen.flatfield import MIN_FIELDS
+
+    index = {entry["name"]: number for number, entry in enumerate(config["pipeline"])}
+    for estimate in plan.estimates:
+        for name, plate in plates.items():
+            available = len(plate.wells) * plate.source.field_count
+            if available < MIN_FIELDS:
+                raise ConfigError(
+                    f"config key pipeline[{index[estimate.step.name]}].step: plate {name} has "
+                    f"{available} field(s) in its selected wells, and the flat-field estimate "
+                    f"of {estimate.step.name!r} needs at least {MIN_FIELDS}; select more wells "
+                    "or leave the step out"
+                )

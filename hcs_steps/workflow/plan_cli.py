@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from hcs_steps.workflow.config import ConfigError, load_config
-from hcs_steps.workflow.plan import Plan, build_plan, well_resources
+from hcs_steps.workflow.plan import Plan, build_plan, check_estimate_fields, well_resources
 from hcs_steps.workflow.sweep import Sweep
 
 DEFAULT_CONFIG = "config/config.yaml"
@@ -13,6 +13,19 @@ DEFAULT_CONFIG = "config/config.yaml"
 
 def _resources(resources: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in resources.items()) or "-"
+
+
+def _estimate_memory(estimate, plates: dict) -> str:
+    """The ``mem_mb`` an estimate's job asks for on each plate (its sample of fields)."""
+    from hcs_steps.workflow.flatfield_job import estimate_memory_mb
+
+    if not plates:
+        return "mem_mb from the plate's field size"
+    sizes = []
+    for name, plate in plates.items():
+        fields = min(len(plate.wells) * plate.source.field_count, estimate.step.params["fields"])
+        sizes.append(f"mem_mb={estimate_memory_mb(fields, plate.source.shape_zyx[1:])} ({name})")
+    return ", ".join(sizes)
 
 
 def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
@@ -36,16 +49,36 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
             f"  {number}. {step.name}: {step.step} as {step.memory_type} on {step.device} "
             f"[{step.reason}]; channels: {channels}; params: {step.params}{reads}"
         )
+    if plan.estimates:
+        lines += ["", "plate-level estimates (one Snakemake rule each, one job per plate):"]
+    for estimate in plan.estimates:
+        segment = plan.segments[estimate.segment]
+        params = estimate.step.params
+        reads = "the plate's input"
+        if estimate.segment:
+            reads = f"the result of {plan.segments[estimate.segment - 1].output_step}"
+        lines.append(
+            f"  {estimate.rule_name}: {params['method']} flat field"
+            f"{' and dark field' if params['darkfield'] else ''} per channel of "
+            f"{estimate.step.name} from up to {params['fields']} fields of {reads}; writes "
+            f"results/<plate>/flatfield/{estimate.step.name}; read by every well's "
+            f"{segment.rule_name}; resources: {_estimate_memory(estimate, plates or {})}"
+        )
     lines += [
         "",
         "segments (one Snakemake rule each, one job per well; when Snakemake submits jobs, "
         "e.g. to SLURM, a well's ingest, segments and tables are one rule, well_chain):",
     ]
     for segment in plan.segments:
+        reads = (
+            f"; reads estimate_{segment.steps[0].name}"
+            if segment.steps[0].reads_illumination
+            else ""
+        )
         lines.append(
             f"  {segment.rule_name}: {' -> '.join(s.name for s in segment.steps)} "
             f"[{segment.memory_type} on {segment.device}]; writes {', '.join(segment.written)}; "
-            f"resources: {_resources(segment.resources)}"
+            f"resources: {_resources(segment.resources)}{reads}"
         )
     lines += ["", "conversions between segments:"]
     lines += [f"  {c.describe()}" for c in plan.conversions] or ["  none (a single segment)"]
@@ -110,6 +143,7 @@ def main(configfile: str | None = None) -> int:
         config = load_config(path)
         plan = build_plan(config)
         plates = resolve_plates(config)
+        check_estimate_fields(plan, plates, config)
         sweep = plan_sweep(config, plan, plates)
     except (ConfigError, FileNotFoundError) as error:
         print(f"hcs-steps plan: {path}: {error}", file=sys.stderr)

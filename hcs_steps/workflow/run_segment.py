@@ -107,10 +107,12 @@ def _host(array) -> np.ndarray:
     return np.asarray(memory.convert(array, memory.MemoryType.NUMPY, allow_cpu_roundtrip=True))
 
 
-def _apply(step: dict, stack, function, context: dict, tables: dict[str, list], objects: dict):
-    """Run one step on one stack; collect its special outputs and objects; return the new
-    stack."""
-    output = function(stack, **step["params"])
+def _apply(
+    step: dict, stack, function, context: dict, tables: dict[str, list], objects: dict, inputs
+):
+    """Run one step on one stack (with ``inputs``, what the workflow passes it); collect its
+    special outputs and objects; return the new stack."""
+    output = function(stack, **step["params"], **inputs)
     if not isinstance(output, tuple):
         return output
     stack, special = output
@@ -147,13 +149,16 @@ def process_field(
     implementations,
     tables,
     logger,
+    illumination: dict | None = None,
 ) -> dict[str, list[np.ndarray]]:
     """Apply a segment to one field; ``read(field, channel_index)`` gives its stacks.
 
     Returns, per written step, one numpy stack per channel; special outputs are appended to
     ``tables`` (kind -> list of frames). ``implementations`` maps each step name to its
     decorated function. ``logger`` gets the device the library itself reports for the data
-    (pyclesperanto: the OpenCL device).
+    (pyclesperanto: the OpenCL device). ``illumination`` maps a step that reads it to
+    ``{channel: (flatfield, darkfield)}`` (numpy; see
+    :func:`~hcs_steps.workflow.flatfield_job.read_illumination`).
     """
     from hcs_steps import memory
 
@@ -172,13 +177,33 @@ def process_field(
                 else:
                     context = {"field": field, "channel": channel}
                     function = implementations[step["name"]]
-                    stack = _apply(step, stack, function, context, tables, objects)
+                    inputs = _workflow_inputs(step, channel, illumination, target, device)
+                    stack = _apply(step, stack, function, context, tables, objects, inputs)
             if step["name"] in results:
                 results[step["name"]].append(_host(stack))
     for name, channels in readings.items():
         step = next(step for step in spec["steps"] if step["name"] == name)
         _measure(step, implementations[name], objects, channels, field, tables)
     return results
+
+
+def _workflow_inputs(step: dict, channel: str, illumination, target, device) -> dict:
+    """The keyword inputs the workflow gives ``step`` for ``channel``: its flat and dark
+    field where it reads them, converted like the stack (two planes: cheap next to a
+    field)."""
+    if not step.get("reads_illumination"):
+        return {}
+    from hcs_steps import memory
+
+    estimate = (illumination or {}).get(step["name"])
+    if estimate is None or channel not in estimate:
+        raise ValueError(
+            f"step {step['name']!r}: no flat-field estimate for channel {channel!r}; it comes "
+            "from the workflow's plate-level rule (estimate_<step>), which the Snakemake "
+            "workflow runs before the step's segment"
+        )
+    pair = [memory.convert(plane, target, device=device) for plane in estimate[channel]]
+    return {"illumination": tuple(pair)}
 
 
 def _log_segment(logger, spec: dict, slot: GpuSlot, wants_gpu: bool) -> None:
@@ -302,14 +327,22 @@ def run_segment(
     plugins: list[str] = (),
     provenance: dict | None = None,
     threads: int = 1,
+    illumination=None,
 ) -> None:
     """Run ``spec`` (a :meth:`~hcs_steps.workflow.plan.Segment.spec`) on one well.
 
     Writes the well into each plate of ``output_plates`` (step name -> plate path) and the
     special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
     ``threads`` is the cores the job may use (see :func:`limit_library_threads`).
+    ``illumination`` is the directory of the plate's flat-field estimate for the segment's
+    first step, when that step applies one (otherwise empty: no file).
     """
     from hcs_steps import plate as plates
+    from hcs_steps.workflow.flatfield_job import read_illumination
+
+    estimates = {}
+    if illumination:
+        estimates[spec["steps"][0]["name"]] = read_illumination(str(illumination))
 
     with job_logger(log) as logger:
         source = plates.open_well(input_plate, well, channels=list(channel_names))
@@ -340,7 +373,15 @@ def run_segment(
             }
             for field in range(source.shape[0]):
                 results = process_field(
-                    source.read, field, spec, channel_names, device, implementations, tables, logger
+                    source.read,
+                    field,
+                    spec,
+                    channel_names,
+                    device,
+                    implementations,
+                    tables,
+                    logger,
+                    estimates,
                 )
                 for name, stacks in results.items():
                     writers[name].write_field(_field_channels(well, field, name, stacks))

@@ -156,6 +156,22 @@ def _wells(block: dict, plates: dict) -> dict[str, tuple[str, ...]]:
     return chosen
 
 
+def _refuse_swept_estimates(
+    plan: Plan, combined: Plan, shared: tuple, where: str, combination: str
+) -> None:
+    """A flat-field estimate is made once per plate, from the plain run's data: a sweep may
+    vary the steps after the correction, not the correction or the steps before it."""
+    steps = {step.name: step for step in combined.steps}
+    for estimate in plan.estimates:
+        reads_plain = estimate.segment == 0 or shared[estimate.segment - 1]
+        if not reads_plain or steps[estimate.step.name].params != estimate.step.params:
+            raise ConfigError(
+                f"config key {where}: combination {combination} changes step "
+                f"{estimate.step.name!r} or a step before it; its flat-field estimate is made "
+                "once per plate, so a sweep may vary only the steps after it"
+            )
+
+
 def plan_sweep(config: dict, plan: Plan, plates: dict) -> Sweep | None:
     """Check the ``sweep`` block of a validated config and plan it; ``None`` without one.
 
@@ -198,5 +214,6 @@ def plan_sweep(config: dict, plan: Plan, plates: dict) -> Sweep | None:
         combined = combination_plan(plan, config, combination)
         chains = chain_digests(combined)
         shared = tuple(a == b for a, b in zip(chains, plain, strict=True))
+        _refuse_swept_estimates(plan, combined, shared, where, name)
         combinations.append(Combination(name, values, combined, chains, shared))
     return Sweep(tuple(keys), tuple(combinations), _wells(block, plates))

@@ -27,6 +27,7 @@ class SegmentRun:
     output_plates: dict[str, str]
     measurements: dict[str, str]
     log: str
+    illumination: str | list = ()  # the flat-field estimate its first step reads, if any
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def run_well_chain(
             log=segment.log,
             plugins=plugins,
             provenance=provenance,
+            illumination=segment.illumination,
         )
         stages.append((f"segment {segment.spec['segment']}", segment.log, run))
     stages.append(

@@ -27,6 +27,8 @@ BUILTIN = {
     "grow_cells": {"numpy"},
     # Field QC measures and passes the stack through: one FFT per plane, on the host.
     "field_qc": {"numpy"},
+    # A division by the plate's flat field: cheap, so numpy and torch (on its GPU).
+    "flatfield_correct": {"numpy", "torch"},
 }
 HOST_ONLY_MEASUREMENTS = {"field_qc"}
 

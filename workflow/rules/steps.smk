@@ -36,4 +36,5 @@ if not WELL_CHAIN:
                     log=log[0],
                     plugins=config["plugins"],
                     provenance={"hcs_steps_version": params.version},
+                    illumination=params.illumination,
                 )

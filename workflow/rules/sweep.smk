@@ -29,6 +29,7 @@ for segment in PLAN.segments:
             f"sweep_{segment.rule_name}"
         input:
             sweep_segment_input_well(segment),
+            segment_illumination(segment),
         output:
             *[
                 directory(
@@ -62,11 +63,13 @@ for segment in PLAN.segments:
             input_plate=sweep_segment_input_plate(segment),
             output_plates=sweep_segment_output_plates(segment),
             channels=plate_channels,
+            well=well_name,
+            illumination=segment_illumination(segment),
         run:
             run_segment(
                 params.segment,
                 plate=wildcards.plate,
-                well=well_name(wildcards),
+                well=params.well,
                 input_plate=params.input_plate,
                 output_plates=params.output_plates,
                 measurements=by_table_kind(output),
@@ -74,6 +77,7 @@ for segment in PLAN.segments:
                 log=log[0],
                 plugins=config["plugins"],
                 provenance={"hcs_steps_version": params.version},
+                illumination=params.illumination,
             )
 
 

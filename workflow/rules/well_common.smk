@@ -7,8 +7,9 @@ from hcs_steps.workflow.well_chain import SegmentRun, TablesRun, run_well_chain
 
 
 def segment_inputs(segment):
-    """What a segment's rule reads (input functions of the wildcards)."""
-    return [segment_input_well(segment)]
+    """What a segment's rule reads (input functions of the wildcards): its input well, and
+    the plate's flat-field estimate where its first step applies one."""
+    return [segment_input_well(segment), segment_illumination(segment)]
 
 
 def segment_well_outputs(segment):
@@ -41,6 +42,7 @@ def segment_params(segment):
         "input_plate": segment_input_plate(segment),
         "output_plates": segment_output_plates(segment),
         "channels": plate_channels,
+        "illumination": segment_illumination(segment),
     }
 
 
@@ -184,6 +186,7 @@ def run_chain_job(wildcards, params, output, log):
                 kind: output[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS
             },
             log=log[planned.rule_name],
+            illumination=segment["illumination"],
         )
         for planned, segment in zip(PLAN.segments, params.segments)
     ]
