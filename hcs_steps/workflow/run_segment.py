@@ -12,7 +12,11 @@ measurement tables. A step's ``labels`` special output is kept in memory as that
 objects, named by the step; a step that reads every channel (``grow_cells``,
 ``measure_objects``) gets them, and each channel's stack as it reaches that step, once all
 channels of the field have passed through the steps before it; the objects it gives
-(cells, and their cytoplasm as ``<step>_cytoplasm``) join the field's objects.
+(cells, and their cytoplasm as ``<step>_cytoplasm``) join the field's objects. Every object
+set of a field is written as an OME-NGFF label image of that field (``labels/<name>``) in
+the plate of the segment's output step (:func:`labels_step`), the result the next segment
+reads: the labels lie over the image they were found in and are not channels, so the next
+step reads the same channels as before.
 
 :func:`run_segment` streams from and to OME-Zarr plates; :func:`run_segment_on_data` runs
 the same fields of an in-memory well (the Python pipeline API).
@@ -138,6 +142,18 @@ def _measure(step: dict, function, objects: dict, channels: dict, field: int, ta
             objects[step["name"] + suffix] = (channel, _host(special[key]))
 
 
+def labels_step(spec: dict) -> str:
+    """The step whose plate holds a segment's labels: its output step, the last step that
+    changes the data (a step reading every channel only measures or adds objects).
+
+    Examples
+    --------
+    >>> labels_step({"steps": [{"name": "count"}, {"name": "cells", "reads_channels": True}]})
+    'count'
+    """
+    return next(s["name"] for s in reversed(spec["steps"]) if not s.get("reads_channels"))
+
+
 def process_field(
     read: Callable[[int, int], np.ndarray],
     field: int,
@@ -147,10 +163,11 @@ def process_field(
     implementations,
     tables,
     logger,
-) -> dict[str, list[np.ndarray]]:
+) -> tuple[dict[str, list[np.ndarray]], dict[str, np.ndarray]]:
     """Apply a segment to one field; ``read(field, channel_index)`` gives its stacks.
 
-    Returns, per written step, one numpy stack per channel; special outputs are appended to
+    Returns, per written step, one numpy stack per channel, and the field's objects (name
+    -> numpy labels); special outputs are appended to
     ``tables`` (kind -> list of frames). ``implementations`` maps each step name to its
     decorated function. ``logger`` gets the device the library itself reports for the data
     (pyclesperanto: the OpenCL device).
@@ -178,7 +195,7 @@ def process_field(
     for name, channels in readings.items():
         step = next(step for step in spec["steps"] if step["name"] == name)
         _measure(step, implementations[name], objects, channels, field, tables)
-    return results
+    return results, {name: labels for name, (_, labels) in objects.items()}
 
 
 def _log_segment(logger, spec: dict, slot: GpuSlot, wants_gpu: bool) -> None:
@@ -268,7 +285,7 @@ def run_segment_on_data(
     with segment_session(spec, well=well, plugins=plugins, logger=logger) as session:
         device, implementations = session
         for field in range(data.shape[0]):
-            results = process_field(
+            results, _ = process_field(
                 lambda f, c: data[f, c],
                 field,
                 spec,
@@ -305,7 +322,8 @@ def run_segment(
 ) -> None:
     """Run ``spec`` (a :meth:`~hcs_steps.workflow.plan.Segment.spec`) on one well.
 
-    Writes the well into each plate of ``output_plates`` (step name -> plate path) and the
+    Writes the well into each plate of ``output_plates`` (step name -> plate path), with
+    the field's objects as labels in the plate of :func:`labels_step`, and the
     special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
     ``threads`` is the cores the job may use (see :func:`limit_library_threads`).
     """
@@ -339,11 +357,12 @@ def run_segment(
                 for name in spec["written"]
             }
             for field in range(source.shape[0]):
-                results = process_field(
+                results, objects = process_field(
                     source.read, field, spec, channel_names, device, implementations, tables, logger
                 )
                 for name, stacks in results.items():
-                    writers[name].write_field(_field_channels(well, field, name, stacks))
+                    labels = objects if name == labels_step(spec) else None
+                    writers[name].write_field(_field_channels(well, field, name, stacks), labels)
             for name, writer in writers.items():
                 writer.publish()
                 shape, dtype = writer.shape_dtype

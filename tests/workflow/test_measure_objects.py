@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import logging
 
+import numpy as np
+import pandas as pd
+import pytest
+from ngff_validation import check_labels_with_other_tools
+from workflow_support import make_config, run_snakemake, write_config
+
+from hcs_steps.plate import open_well, read_well
+from hcs_steps.plate.labels import label_names
 from hcs_steps.workflow import plan_cli
 from hcs_steps.workflow.config import ConfigError, validate_config
 from hcs_steps.workflow.pipeline import FunctionStep, Pipeline
 from hcs_steps.workflow.plan import build_plan
+from hcs_steps.workflow.run_segment import process_field, segment_session
 
 KEYS = ["plate", "well", "field", "plane", "label"]
 
@@ -123,3 +131,115 @@ def test_nuclei_cells_and_cytoplasm_share_one_id_per_cell():
     assert grown.any()
     expected = (joined["cells_area"] - joined["nuclei_area"])[grown]
     np.testing.assert_array_equal(joined.loc[grown, "cells_cytoplasm_area"], expected)
+
+
+def nuclei_cells_cytoplasm(count_params=None) -> list[dict]:
+    """count -> grow_cells -> measure each object set, on the tiny plate's channels."""
+    return [
+        {
+            "name": "count",
+            "step": "count_cells_single_channel",
+            "backend": "numpy",
+            "channel": ["nuclei"],
+            "params": {
+                "detection_method": "threshold",
+                "min_area": 20,
+                "return_labels": True,
+                **(count_params or {}),
+            },
+        },
+        {
+            "name": "cells",
+            "step": "grow_cells",
+            "params": {"objects": "count", "stain": "membrane", "max_distance": 3},
+        },
+        *(
+            {"name": f"measure_{name}", "step": "measure_objects", "params": {"objects": objects}}
+            for name, objects in (
+                ("nuclei", "count"),
+                ("cells", "cells"),
+                ("cytoplasm", "cells_cytoplasm"),
+            )
+        ),
+    ]
+
+
+def in_memory_objects(spec: dict, plate, well: str) -> list[dict[str, np.ndarray]]:
+    """The objects a segment finds in each field of ``well``, without writing anything."""
+    channel_names = ["nuclei", "membrane"]
+    source = open_well(plate, well, channels=channel_names)
+    logger = logging.getLogger("test")
+    tables = {"counts": [], "objects": [], "features": [], "feature_summary": []}
+    with segment_session(spec, well=well, logger=logger) as (device, implementations):
+        return [
+            process_field(
+                source.read, f, spec, channel_names, device, implementations, tables, logger
+            )[1]
+            for f in range(source.shape[0])
+        ]
+
+
+@pytest.mark.slow
+def test_the_workflow_writes_each_field_objects_as_labels_of_its_result(
+    tmp_path, tiny_plate, validate_plate
+):
+    pipeline = [
+        {"name": "normalize", "step": "stack_percentile_normalize", "backend": "numpy"},
+        *nuclei_cells_cytoplasm(),
+        {"name": "smooth", "step": "gaussian", "backend": "numpy", "params": {"sigma": 1.0}},
+    ]
+    config = make_config(tiny_plate, pipeline, fuse=False, gpu=False)
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path)
+    steps = tmp_path / "results" / "tiny" / "steps"
+    spec = build_plan(validate_config(config)).segments[1].spec()
+    assert spec["written"] == ["count"]
+    validate_plate(steps / "count.zarr", wells=3, field_count=1)
+    features = pd.read_csv(tmp_path / "results" / "tiny" / "tables" / "features.csv")
+    for well in ("B02", "B03", "C02"):
+        expected = in_memory_objects(spec, steps / "normalize.zarr", well)
+        field_dir = steps / "count.zarr" / well[0] / well[1:] / "0"
+        assert sorted(expected[0]) == ["cells", "cells_cytoplasm", "count"]
+        check_labels_with_other_tools(field_dir, expected[0])
+        # The table's nuclei are the label image's: same ids, same areas, plane by plane.
+        nuclei = features.query("well == @well and step == 'measure_nuclei'")
+        labels = expected[0]["count"]
+        areas = {
+            (plane, value): area
+            for plane in range(labels.shape[0])
+            for value, area in zip(*np.unique(labels[plane], return_counts=True), strict=True)
+            if value
+        }
+        assert len(nuclei) == len(areas) > 0
+        for row in nuclei.itertuples():
+            assert areas[(row.plane, row.label)] == row.count_area
+    # The labels are not channels: the next step read (and wrote) the two image channels.
+    smoothed = read_well(steps / "smooth.zarr", "B03")
+    assert smoothed.shape == read_well(steps / "count.zarr", "B03").shape == (1, 2, 3, 64, 64)
+    assert label_names(steps / "smooth.zarr" / "B" / "03" / "0") == []
+
+
+@pytest.mark.slow
+def test_features_of_nuclei_cells_and_cytoplasm_join_per_object(tmp_path, tiny_plate):
+    config = make_config(tiny_plate, nuclei_cells_cytoplasm(), gpu=False)
+    write_config(tmp_path, config)
+    run_snakemake(tmp_path)
+    features = pd.read_csv(tmp_path / "results" / "tiny" / "tables" / "features.csv")
+    keys = ["plate", "well", "field", "plane", "label"]
+    by_object = {
+        name: features[features["step"] == f"measure_{name}"].dropna(axis=1, how="all")
+        for name in ("nuclei", "cells", "cytoplasm")
+    }
+    joined = by_object["nuclei"].merge(by_object["cells"], on=keys, validate="one_to_one")
+    joined = joined.merge(by_object["cytoplasm"], on=keys, how="left", validate="one_to_one")
+    assert len(joined) == len(by_object["nuclei"]) > 0
+    for objects in ("count", "cells", "cells_cytoplasm"):
+        for channel in ("nuclei", "membrane"):
+            assert f"{objects}_mean_{channel}" in joined.columns
+    assert (joined["cells_area"] >= joined["count_area"]).all()
+    with_cytoplasm = joined["cells_cytoplasm_area"].notna()
+    assert with_cytoplasm.any()
+    np.testing.assert_array_equal(
+        joined.loc[with_cytoplasm, "cells_cytoplasm_area"],
+        (joined["cells_area"] - joined["count_area"])[with_cytoplasm],
+    )
