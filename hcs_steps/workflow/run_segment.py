@@ -120,7 +120,7 @@ def _apply(step: dict, stack, function, context: dict, tables: dict[str, list], 
     stack, special = output
     _special_tables(special, {**context, "step": step["name"]}, tables)
     if "labels" in special:
-        objects[step["name"]] = (context["channel"], _host(special["labels"]))
+        objects.setdefault(step["name"], {})[context["channel"]] = _host(special["labels"])
     return stack
 
 
@@ -133,13 +133,14 @@ def _measure(step: dict, function, objects: dict, channels: dict, field: int, ta
             f"step {step['name']!r}: field {field} has no objects {name!r}; the step {name!r} "
             "must come earlier and give labels (return_labels: true)"
         )
-    channel, labels = objects[name]
+    # One channel's objects: the plan refuses to measure those of a step on several.
+    ((channel, labels),) = objects[name].items()
     _, special = function(labels, channels=channels, **step["params"])
     _special_tables(special, {"field": field, "channel": channel, "step": step["name"]}, tables)
     # Objects grown from these (cells from nuclei) keep the channel of their seeds.
     for key, suffix in (("labels", ""), ("cytoplasm", "_cytoplasm")):
         if key in special:
-            objects[step["name"] + suffix] = (channel, _host(special[key]))
+            objects[step["name"] + suffix] = {channel: _host(special[key])}
 
 
 def labels_step(spec: dict) -> str:
@@ -152,6 +153,23 @@ def labels_step(spec: dict) -> str:
     'count'
     """
     return next(s["name"] for s in reversed(spec["steps"]) if not s.get("reads_channels"))
+
+
+def label_images(objects: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """A field's objects (name -> channel -> labels) as named label images: the step's name,
+    or ``<step>_<channel>`` for a step that gave labels on several channels.
+
+    Examples
+    --------
+    >>> one, two = np.ones((1, 2, 2), np.uint32), np.zeros((1, 2, 2), np.uint32)
+    >>> sorted(label_images({"count": {"nuclei": one}, "seg": {"a": one, "b": two}}))
+    ['count', 'seg_a', 'seg_b']
+    """
+    return {
+        name if len(per_channel) == 1 else f"{name}_{channel}": labels
+        for name, per_channel in objects.items()
+        for channel, labels in per_channel.items()
+    }
 
 
 def process_field(
@@ -195,7 +213,7 @@ def process_field(
     for name, channels in readings.items():
         step = next(step for step in spec["steps"] if step["name"] == name)
         _measure(step, implementations[name], objects, channels, field, tables)
-    return results, {name: labels for name, (_, labels) in objects.items()}
+    return results, label_images(objects)
 
 
 def _log_segment(logger, spec: dict, slot: GpuSlot, wants_gpu: bool) -> None:
@@ -356,6 +374,7 @@ def run_segment(
                 )
                 for name in spec["written"]
             }
+            labelled = {}
             for field in range(source.shape[0]):
                 results, objects = process_field(
                     source.read, field, spec, channel_names, device, implementations, tables, logger
@@ -363,6 +382,7 @@ def run_segment(
                 for name, stacks in results.items():
                     labels = objects if name == labels_step(spec) else None
                     writers[name].write_field(_field_channels(well, field, name, stacks), labels)
+                labelled |= dict.fromkeys(objects)
             for name, writer in writers.items():
                 writer.publish()
                 shape, dtype = writer.shape_dtype
@@ -372,6 +392,12 @@ def run_segment(
                     (source.shape[0], len(channel_names), *shape),
                     dtype,
                     output_plates[name],
+                )
+            if labelled:
+                logger.info(
+                    "wrote labels %s of each field with step %s",
+                    ", ".join(labelled),
+                    labels_step(spec),
                 )
         for kind, frame in _tidy_tables(tables, plate, well).items():
             if kind in measurements:

@@ -243,3 +243,41 @@ def test_features_of_nuclei_cells_and_cytoplasm_join_per_object(tmp_path, tiny_p
         joined.loc[with_cytoplasm, "cells_cytoplasm_area"],
         (joined["cells_area"] - joined["count_area"])[with_cytoplasm],
     )
+
+
+def test_segmented_nuclei_are_the_result_plate_labels_and_the_measured_objects(
+    tmp_path, tiny_plate
+):
+    from hcs_steps.plate.labels import read_field_labels
+    from hcs_steps.workflow.run_segment import run_segment
+
+    pipeline = [
+        {
+            "name": "segment",
+            "step": "segment_nuclei",
+            "backend": "numpy",
+            "channel": ["nuclei"],
+            "params": {"method": "threshold", "min_area": 20},
+        },
+        {"name": "measure", "step": "measure_objects", "params": {"objects": "segment"}},
+    ]
+    spec = planned(pipeline, gpu=False).segments[0].spec()
+    output = tmp_path / "segment.zarr"
+    tables = {kind: str(tmp_path / f"{kind}.parquet") for kind in ("features", "counts")}
+    run_segment(
+        spec,
+        plate="tiny",
+        well="C02",
+        input_plate=str(tiny_plate),
+        output_plates={"segment": str(output)},
+        measurements=tables,
+        channel_names=["nuclei", "membrane"],
+    )
+    image = read_well(output, "C02")[0]
+    labels = read_field_labels(output / "C" / "02" / "0")
+    assert list(labels) == ["segment"]
+    # segment_nuclei's output channel is its labels; the labels image holds the same ids.
+    np.testing.assert_array_equal(labels["segment"], image[0])
+    features = pd.read_parquet(tables["features"])
+    assert len(features) == sum(np.count_nonzero(np.unique(p)) for p in labels["segment"])
+    assert len(features) == 3 * 8  # C02 has 8 disks in each of its 3 planes
