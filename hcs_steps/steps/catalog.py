@@ -95,6 +95,13 @@ BUILTIN_STEPS = {
 
 # Steps whose output has another shape than their input (one plane from a stack).
 RESHAPING_STEPS = frozenset({"max_projection", "mean_projection"})
+# Steps that give a field's objects (their ``labels`` special output; a counting step with
+# ``return_labels: true``), as ``<step><suffix>``: grow_cells gives cells and their cytoplasm.
+OBJECT_SUFFIXES = {
+    "segment_nuclei": ("",),
+    "count_cells_single_channel": ("",),
+    "grow_cells": ("", "_cytoplasm"),
+}
 # Steps that read every channel of a field: the workflow passes ``channels`` itself.
 WORKFLOW_INPUTS = {"measure_objects": ("channels",), "grow_cells": ("channels",)}
 

@@ -37,6 +37,28 @@ class PlannedStep:
     device_reason: str
     reads_channels: bool = False
 
+    @property
+    def objects(self) -> tuple[str, ...]:
+        """The names of the object sets this step gives each field, which later steps can
+        read and the result plate holds as labels: ``<step>`` (and ``<step>_cytoplasm`` for
+        grown cells); ``<step>_<channel>`` when the step gives labels on several channels.
+
+        Examples
+        --------
+        >>> PlannedStep("nuclei", "segment_nuclei", {}, "numpy", "cpu", ("dna",), "", "").objects
+        ('nuclei',)
+        """
+        from hcs_steps.steps.catalog import OBJECT_SUFFIXES
+
+        wanted = self.params.get("return_labels")
+        if wanted is False:
+            return ()
+        suffixes = OBJECT_SUFFIXES.get(self.step, ("",) if wanted else ())
+        if self.reads_channels or (self.channels != "all" and len(self.channels) == 1):
+            return tuple(self.name + suffix for suffix in suffixes)
+        channels = ("<channel>",) if self.channels == "all" else self.channels
+        return tuple(f"{self.name}_{channel}" for channel in channels if suffixes)
+
     def spec(self) -> dict:
         """JSON-able description (what a segment job runs and logs, and a rerun trigger)."""
         channels = self.channels if self.channels == "all" else list(self.channels)

@@ -281,3 +281,25 @@ def test_segmented_nuclei_are_the_result_plate_labels_and_the_measured_objects(
     features = pd.read_parquet(tables["features"])
     assert len(features) == sum(np.count_nonzero(np.unique(p)) for p in labels["segment"])
     assert len(features) == 3 * 8  # C02 has 8 disks in each of its 3 planes
+
+
+def test_the_plan_shows_which_steps_give_objects_and_which_plate_holds_their_labels():
+    pipeline = nuclei_cells_cytoplasm()
+    pipeline.insert(0, {"name": "sharp", "step": "segment_nuclei", "channel": ["membrane"]})
+    pipeline.insert(
+        0, {"name": "plain", "step": "count_cells_single_channel", "channel": ["nuclei"]}
+    )
+    plan = planned(pipeline, gpu=False, fuse=True)
+    assert {step.name: step.objects for step in plan.steps} == {
+        "plain": (),
+        "sharp": ("sharp",),
+        "count": ("count",),
+        "cells": ("cells", "cells_cytoplasm"),
+        "measure_nuclei": (),
+        "measure_cells": (),
+        "measure_cytoplasm": (),
+    }
+    text = plan_cli.format_plan(plan, {"gpu": False, "fuse": True, "gpu_resources": {}})
+    assert "grow_cells as numpy on cpu" in text
+    assert "gives objects cells, cells_cytoplasm" in text
+    assert "writes count (with each field's labels sharp, count, cells, cells_cytoplasm)" in text
