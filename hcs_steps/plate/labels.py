@@ -115,3 +115,27 @@ def read_field_labels(field_dir) -> dict[str, np.ndarray]:
             raise PlateDataError(f"{where} are {array.dtype}, not an integer label image")
         labels[name] = array[...]
     return labels
+
+
+def read_labels(plate, well: str, field: int = 0) -> dict[str, np.ndarray]:
+    """The label images of field ``field`` of ``well`` in ``plate``, by name.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hcs_steps.plate import WellWriter
+    >>> plate = tempfile.mkdtemp() + "/p.zarr"
+    >>> nuclei = np.zeros((1, 4, 4), np.uint32)
+    >>> nuclei[0, 1:3, 1:3] = 1
+    >>> with WellWriter(plate, "B03", fields=1, channel_names=["DAPI"]) as writer:
+    ...     writer.write_field([nuclei.astype(np.uint16)], labels={"nuclei": nuclei})
+    ...     _ = writer.publish()
+    >>> read_labels(plate, "B03")["nuclei"].sum()
+    np.uint64(4)
+    """
+    from hcs_steps.plate.reader import well_fields
+
+    fields = well_fields(plate, well)
+    if not 0 <= field < len(fields):
+        raise PlateDataError(f"plate {plate}: well {well} has {len(fields)} field(s), no {field}")
+    return read_field_labels(fields[field].array_dir.parent)

@@ -317,6 +317,28 @@ def check_object_inputs(segments: list[list[PlannedStep]], entries: list[dict]) 
                 )
 
 
+def check_labels_fit(segments: list[list[PlannedStep]], entries: list[dict]) -> None:
+    """Objects are written as labels over the image of their segment's output step, so no
+    step after the one that gives them, in the same segment, may change the stack's shape
+    (a projection); a :class:`ConfigError` names the config key otherwise."""
+    from hcs_steps import steps
+
+    index = {entry["name"]: number for number, entry in enumerate(entries)}
+    for run in segments:
+        givers = []
+        for step in run:
+            if givers and not steps.get_step(step.step).keeps_shape:
+                raise ConfigError(
+                    f"config key pipeline[{index[step.name]}]: {step.name!r} ({step.step}) "
+                    f"changes the stack's shape after {givers[0]!r} gave objects in the same "
+                    "job, and the objects are written as labels over the job's result image; "
+                    f"put {step.name!r} before {givers[0]!r}, or end the job there (fuse: "
+                    f"false, or another backend for {step.name!r})"
+                )
+            if step.objects:
+                givers.append(step.name)
+
+
 def build_plan(config: dict) -> Plan:
     """Plan a validated config (see :mod:`hcs_steps.workflow.config`)."""
     use_gpu = decide_gpu(config["gpu"])
@@ -332,6 +354,7 @@ def build_plan(config: dict) -> Plan:
     segments = []
     runs = group_segments(planned, config["fuse"])
     check_object_inputs(runs, config["pipeline"])
+    check_labels_fit(runs, config["pipeline"])
     for index, run in enumerate(runs):
         last = last_transform(run)
         written = tuple(

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from ngff_validation import check_labels_with_other_tools
 
-from hcs_steps.plate import PlateDataError, WellWriter, read_well, write_plate_metadata
+from hcs_steps.plate import (
+    PlateDataError,
+    WellWriter,
+    read_labels,
+    read_well,
+    write_plate_metadata,
+)
 from hcs_steps.plate.labels import label_names, read_field_labels
 
 
@@ -51,6 +57,10 @@ def test_labels_are_valid_ngff_labels_that_other_readers_find(tmp_path, version,
         )
         for name, values in labels.items():
             np.testing.assert_array_equal(read[name], values)
+        by_well = read_labels(plate, "B03", index)
+        assert all(np.array_equal(by_well[name], labels[name]) for name in labels)
+    with pytest.raises(PlateDataError, match="well B03 has 2 field"):
+        read_labels(plate, "B03", 2)
     # The labels are not channels: the well reads as its two image channels.
     np.testing.assert_array_equal(read_well(plate, "B03"), np.stack([image for image, _ in fields]))
 

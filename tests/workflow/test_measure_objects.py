@@ -303,3 +303,13 @@ def test_the_plan_shows_which_steps_give_objects_and_which_plate_holds_their_lab
     assert "grow_cells as numpy on cpu" in text
     assert "gives objects cells, cells_cytoplasm" in text
     assert "writes count (with each field's labels sharp, count, cells, cells_cytoplasm)" in text
+
+
+def test_a_projection_after_objects_in_the_same_job_is_a_config_error():
+    pipeline = nuclei_cells_cytoplasm()[:1] + [{"name": "project", "step": "max_projection"}]
+    pipeline[1]["backend"] = "numpy"
+    with pytest.raises(ConfigError, match=r"pipeline\[1\]: 'project' .* after 'count' gave"):
+        planned(pipeline, gpu=False)
+    # in a job of its own, the projection reads the counted plate, labels and all
+    plan = planned(pipeline, gpu=False, fuse=False)
+    assert [segment.written for segment in plan.segments] == [("count",), ("project",)]
