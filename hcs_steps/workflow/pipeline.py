@@ -93,11 +93,14 @@ class PipelineResult:
 
     ``images[step][well]`` is the numpy array a segment rule writes for that step,
     ``(fields, channels, Z, Y, X)``; ``tables[kind]`` (``counts``, ``objects``) has the rows
-    of the workflow's well tables, for every well run.
+    of the workflow's well tables, for every well run; ``labels[objects][well]`` is the
+    ``(fields, Z, Y, X)`` label image of each object set (what the workflow writes as the
+    result plate's OME-NGFF labels).
     """
 
     images: dict[str, dict[str, object]]
     tables: dict[str, pd.DataFrame]
+    labels: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -187,14 +190,18 @@ class Pipeline:
         plan = build_plan(config)
         (source,) = resolve_plates(config).values()
         images: dict[str, dict[str, object]] = {}
+        labels: dict[str, dict[str, object]] = {}
         tables: dict[str, list[pd.DataFrame]] = {}
         for well in source.wells:
-            for name, array in self._run_well(plan, source, well, config, tables).items():
+            written, objects = self._run_well(plan, source, well, config, tables)
+            for name, array in written.items():
                 images.setdefault(name, {})[well] = array
+            for name, array in objects.items():
+                labels.setdefault(name, {})[well] = array
         merged = {kind: _concat(frames, kind) for kind, frames in tables.items()}
-        return PipelineResult(images, merged)
+        return PipelineResult(images, merged, labels)
 
-    def _run_well(self, plan, source, well, config, tables) -> dict:
+    def _run_well(self, plan, source, well, config, tables) -> tuple[dict, dict]:
         from hcs_steps import plate as plates
         from hcs_steps.workflow.run_segment import run_segment_on_data
 
@@ -205,9 +212,9 @@ class Pipeline:
             data = opened.read_well(well)[:, order]
         else:
             data = plates.read_well(source.input_plate, well, channels=channels)
-        written = {}
+        written, objects = {}, {}
         for segment in plan.segments:
-            results, segment_tables = run_segment_on_data(
+            results, segment_tables, labels = run_segment_on_data(
                 segment.spec(),
                 data,
                 plate=source.name,
@@ -216,10 +223,11 @@ class Pipeline:
                 plugins=config["plugins"],
             )
             written.update(results)
+            objects.update(labels)
             data = results[segment.output_step]
             for kind, frame in segment_tables.items():
                 tables.setdefault(kind, []).append(frame)
-        return written
+        return written, objects
 
 
 def _step_of(func, name) -> tuple[str, str]:

@@ -291,19 +291,21 @@ def run_segment_on_data(
     channel_names: list[str],
     plugins: list[str] = (),
     logger=None,
-) -> tuple[dict[str, np.ndarray], dict[str, pd.DataFrame]]:
+) -> tuple[dict[str, np.ndarray], dict[str, pd.DataFrame], dict[str, np.ndarray]]:
     """Run ``spec`` on a well's ``(fields, channels, Z, Y, X)`` array, in memory.
 
-    Returns the numpy array of each written step and the well's tidy measurement tables
-    by kind: what :func:`run_segment` writes, field by field the same way.
+    Returns the numpy array of each written step, the well's tidy measurement tables by
+    kind, and its objects (name -> ``(fields, Z, Y, X)`` labels): what :func:`run_segment`
+    writes, field by field the same way.
     """
     logger = logger or logging.getLogger(__name__)
     tables = {kind: [] for kind in TABLE_KINDS}
     per_field = {name: [] for name in spec["written"]}
+    labels_per_field = []
     with segment_session(spec, well=well, plugins=plugins, logger=logger) as session:
         device, implementations = session
         for field in range(data.shape[0]):
-            results, _ = process_field(
+            results, labels = process_field(
                 lambda f, c: data[f, c],
                 field,
                 spec,
@@ -315,13 +317,18 @@ def run_segment_on_data(
             )
             for name, stacks in results.items():
                 per_field[name].append(_field_channels(well, field, name, stacks))
+            labels_per_field.append(labels)
     arrays = {}
     for name, fields in per_field.items():
         dtype = np.result_type(*[stack.dtype for stacks in fields for stack in stacks])
         arrays[name] = np.stack(
             [np.stack([s.astype(dtype, copy=False) for s in f]) for f in fields]
         )
-    return arrays, _tidy_tables(tables, plate, well)
+    objects = {
+        name: np.stack([labels[name] for labels in labels_per_field])
+        for name in labels_per_field[0]
+    }
+    return arrays, _tidy_tables(tables, plate, well), objects
 
 
 def run_segment(

@@ -313,3 +313,23 @@ def test_a_projection_after_objects_in_the_same_job_is_a_config_error():
     # in a job of its own, the projection reads the counted plate, labels and all
     plan = planned(pipeline, gpu=False, fuse=False)
     assert [segment.written for segment in plan.segments] == [("count",), ("project",)]
+
+
+def test_the_pipeline_api_gives_each_object_set_as_labels_per_well(tiny_plate):
+    steps = [
+        FunctionStep(func=e["step"], name=e["name"], channel=e.get("channel", "all"), **e["params"])
+        for e in nuclei_cells_cytoplasm()
+    ]
+    for step in steps:
+        step.backend = "numpy"
+    result = Pipeline(steps).run(str(tiny_plate), wells=["B03", "C02"])
+    assert sorted(result.labels) == ["cells", "cells_cytoplasm", "count"]
+    features = result.tables["features"]
+    for well in ("B03", "C02"):
+        cells = result.labels["cells"][well]
+        assert cells.shape == (1, 3, 64, 64) and cells.dtype.kind in "iu"
+        nuclei = result.labels["count"][well]
+        np.testing.assert_array_equal(cells[nuclei > 0], nuclei[nuclei > 0])
+        table = features.query("well == @well and step == 'measure_cells'")
+        areas = [np.bincount(cells[0, row.plane].ravel())[row.label] for row in table.itertuples()]
+        assert areas == table["cells_area"].tolist() and len(areas) > 0
