@@ -25,7 +25,7 @@ segments (one Snakemake rule each, one job per well):
   segment_normalize_to_count_cells: normalize -> tophat -> count_cells [numpy on cpu]; ...
 >>> result = pipeline.run({"format": "demo"}, wells=["B02"])
 >>> result.images["count_cells"]["B02"].shape  # fields, channels, Z, Y, X
-(2, 2, 8, 256, 256)
+(2, 3, 8, 256, 256)
 >>> counts = result.tables["counts"]
 >>> sorted(set(counts["channel"])), int(counts["count"].sum()) > 0
 (['nuclei'], True)
