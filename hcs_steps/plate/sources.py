@@ -82,7 +82,7 @@ def open_source(
     --------
     >>> source = open_source(None, "demo")
     >>> source.wells, source.channel_names, source.shape_zyx
-    (['B02', 'B03', 'B04', 'C02', 'C03', 'C04'], ['nuclei', 'nuclear'], (8, 256, 256))
+    (['B02', 'B03', 'B04', 'C02', 'C03', 'C04'], ['nuclei', 'nuclear', 'cells'], (8, 256, 256))
     """
     if format == "demo":
         from hcs_steps.plate.demo import demo_source

@@ -17,6 +17,7 @@ from hcs_steps.plate import ngff
 from hcs_steps.plate.atomic import publish_directory, temporary_sibling
 from hcs_steps.plate.codecs import DEFAULT_CODEC, codec_options
 from hcs_steps.plate.errors import PlateDataError
+from hcs_steps.plate.labels import LABELS_GROUP, check_field_labels, label_metadata
 from hcs_steps.plate.layout import parse_well, plate_grid, plate_well_path, sort_wells
 from hcs_steps.plate.provenance import StreamingChecksum, library_versions
 
@@ -118,8 +119,14 @@ class WellWriter:
         self.shape_dtype = None
         self.checksum = None
 
-    def write_field(self, channels) -> None:
-        """Write the next field: one ``(Z, Y, X)`` stack per channel (or a 4D array)."""
+    def write_field(self, channels, labels=None) -> None:
+        """Write the next field: one ``(Z, Y, X)`` stack per channel (or a 4D array).
+
+        ``labels`` (name -> integer ``(Z, Y, X)`` array of the field's shape) become the
+        field image's OME-NGFF labels ``<field>/labels/<name>`` (see
+        :mod:`hcs_steps.plate.labels`); they are not channels, so a step reading the well
+        reads the channels only.
+        """
         index = len(self.written)
         where = f"well {self.well}, field {index}"
         if index >= self.fields:
@@ -136,11 +143,14 @@ class WellWriter:
                 f"{where}: channels are {channels[0].shape} {dtype}, but field 0 was "
                 f"{shape} {well_dtype}; every field of a well must have the same shape and dtype"
             )
+        checked_labels = check_field_labels(where, labels or {}, shape)
         path = str(index)
         image = self.group.create_group(path)
         windows = _write_field(
             image, channels, well_dtype, self.fmt, self.codec, self.chunk_planes, self.checksum
         )
+        if checked_labels:
+            _write_labels(image, checked_labels, self.fmt, self.codec, self.pixel_size_zyx)
         ngff.image_metadata(
             image,
             self.fmt,
@@ -252,30 +262,48 @@ def write_well(
         return writer.publish()
 
 
-def _write_field(image, channels, dtype, fmt, codec, chunk_planes, checksum) -> list:
-    """Write a field's channels one by one into a new array; return each channel's (min, max).
-
-    One channel at a time is cast to the well's dtype, written and added to the checksum.
-    """
+def _create_array(group, shape, dtype, dimension_names, fmt, codec, chunk_planes):
+    """A new array at ``ARRAY_PATH`` of ``group``: whole (Y, X) planes per chunk, one
+    channel per chunk, ``chunk_planes`` planes (default: :data:`CHUNK_TARGET_BYTES`)."""
     extra = (
-        {"dimension_names": ("c", "z", "y", "x")}
+        {"dimension_names": dimension_names}
         if fmt.zarr_format == 3
         else {"chunk_key_encoding": fmt.chunk_key_encoding}
     )
-    planes, y, x = channels[0].shape
+    planes, y, x = shape[-3:]
     if chunk_planes is None:
         chunk_planes = max(1, CHUNK_TARGET_BYTES // (y * x * dtype.itemsize))
-    array = image.create_array(
+    # write_empty_chunks: every chunk exists on disk, so a missing chunk file means damage.
+    return group.create_array(
         ARRAY_PATH,
-        shape=(len(channels), planes, y, x),
+        shape=shape,
         dtype=dtype,
-        chunks=(1, min(chunk_planes, planes), y, x),
+        chunks=(*(1 for _ in shape[:-3]), min(chunk_planes, planes), y, x),
         fill_value=0,
         **codec_options(codec, fmt.zarr_format),
         config={"write_empty_chunks": True},
         **extra,
     )
-    # write_empty_chunks: every chunk exists on disk, so a missing chunk file means damage.
+
+
+def _write_labels(image, labels: dict[str, np.ndarray], fmt, codec, scale_zyx) -> None:
+    """Write a field's label images as its OME-NGFF ``labels`` (their own dtype)."""
+    group = image.create_group(LABELS_GROUP)
+    for name, stack in labels.items():
+        array = _create_array(
+            group.create_group(name), stack.shape, stack.dtype, ("z", "y", "x"), fmt, codec, None
+        )
+        array[...] = stack
+        label_metadata(group, name, fmt, array_path=ARRAY_PATH, scale_zyx=scale_zyx)
+
+
+def _write_field(image, channels, dtype, fmt, codec, chunk_planes, checksum) -> list:
+    """Write a field's channels one by one into a new array; return each channel's (min, max).
+
+    One channel at a time is cast to the well's dtype, written and added to the checksum.
+    """
+    shape = (len(channels), *channels[0].shape)
+    array = _create_array(image, shape, dtype, ("c", "z", "y", "x"), fmt, codec, chunk_planes)
     windows = []
     for index, stack in enumerate(channels):
         stack = stack.astype(dtype, copy=False)

@@ -100,6 +100,13 @@ BUILTIN_STEPS = {
 
 # Steps whose output has another shape than their input (one plane from a stack).
 RESHAPING_STEPS = frozenset({"max_projection", "mean_projection"})
+# Steps that give a field's objects (their ``labels`` special output; a counting step with
+# ``return_labels: true``), as ``<step><suffix>``: grow_cells gives cells and their cytoplasm.
+OBJECT_SUFFIXES = {
+    "segment_nuclei": ("",),
+    "count_cells_single_channel": ("",),
+    "grow_cells": ("", "_cytoplasm"),
+}
 # What the workflow passes a step itself: every channel of a field (``channels``), or
 # the channel's flat and dark field estimated from the whole plate (``illumination``).
 WORKFLOW_INPUTS = {

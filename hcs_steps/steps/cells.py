@@ -4,7 +4,11 @@ CellProfiler's "identify secondary objects" by propagation, with scikit-image: p
 
 1. the stain is smoothed with a Gaussian of ``smoothing_sigma`` (0: none);
 2. the cell area is where the smoothed stain is above ``threshold`` (by default Otsu's
-   threshold of the plane), plus every nucleus;
+   threshold of the plane), plus every nucleus; with ``threshold_classes=3``, the lower of
+   the two three-class Otsu thresholds (CellProfiler's "three classes, middle to
+   foreground"), for a stain whose cells are dim beside bright nuclei (a nuclear stain's
+   cytoplasmic background, GFP leaking out of the nucleus): two classes would split the
+   nuclei from everything else;
 3. the nuclei are seeds of a watershed on the inverted smoothed stain over the cell
    area, so that neighbouring cells meet where the stain is dimmest; with
    ``max_distance``, no cell reaches further than that many pixels from its nucleus;
@@ -31,7 +35,8 @@ def check_grow_parameters(params: Mapping[str, object]) -> None:
     Examples
     --------
     >>> check_grow_parameters({"objects": "nuclei", "stain": "actin", "threshold": None,
-    ...                        "max_distance": -1, "smoothing_sigma": 1.0})
+    ...                        "max_distance": -1, "smoothing_sigma": 1.0,
+    ...                        "threshold_classes": 2})
     Traceback (most recent call last):
     ...
     ValueError: step 'grow_cells': parameter 'max_distance' must be a number >= 0, got -1
@@ -46,21 +51,37 @@ def check_grow_parameters(params: Mapping[str, object]) -> None:
         if params[name] is not None:
             check_number(STEP, name, params[name], minimum=0)
     check_number(STEP, "smoothing_sigma", params["smoothing_sigma"], minimum=0)
+    if params["threshold_classes"] not in (2, 3) or isinstance(params["threshold_classes"], bool):
+        raise ValueError(
+            f"step {STEP!r}: parameter 'threshold_classes' must be 2 or 3 (Otsu classes), "
+            f"got {params['threshold_classes']!r}"
+        )
 
 
-def grow_plane_numpy(nuclei, stain, threshold, max_distance, smoothing_sigma):
+def _otsu_numpy(smoothed, classes: int) -> float:
+    """The plane's Otsu threshold (``classes`` 2), or the lower of its three-class ones;
+    infinite for a plane with fewer distinct values than classes (no cell area)."""
+    import numpy as np
+    from skimage.filters import threshold_multiotsu, threshold_otsu
+
+    if len(np.unique(smoothed)) < classes:
+        return np.inf
+    if classes == 2:
+        return threshold_otsu(smoothed, nbins=256)
+    return threshold_multiotsu(smoothed, classes=3, nbins=256)[0]
+
+
+def grow_plane_numpy(nuclei, stain, threshold, max_distance, smoothing_sigma, threshold_classes=2):
     """The cells of one plane: ``nuclei`` labels grown over the ``stain`` plane."""
     import numpy as np
     from scipy import ndimage
-    from skimage.filters import threshold_otsu
     from skimage.segmentation import expand_labels, watershed
 
     smoothed = stain.astype(np.float32)
     if smoothing_sigma > 0:
         smoothed = ndimage.gaussian_filter(smoothed, smoothing_sigma, mode="nearest")
     if threshold is None:
-        flat = smoothed.min() == smoothed.max()
-        threshold = np.inf if flat else threshold_otsu(smoothed, nbins=256)
+        threshold = _otsu_numpy(smoothed, threshold_classes)
     area = (smoothed > threshold) | (nuclei > 0)
     if max_distance is not None:
         area &= expand_labels(nuclei, max_distance) > 0
@@ -69,7 +90,15 @@ def grow_plane_numpy(nuclei, stain, threshold, max_distance, smoothing_sigma):
 
 @mem.numpy
 def grow_cells_numpy(
-    labels, *, objects, stain, channels, threshold=None, max_distance=None, smoothing_sigma=1.0
+    labels,
+    *,
+    objects,
+    stain,
+    channels,
+    threshold=None,
+    threshold_classes=2,
+    max_distance=None,
+    smoothing_sigma=1.0,
 ):
     """Grow each nucleus of ``labels`` into its cell on channel ``stain`` (scikit-image).
 
@@ -85,6 +114,9 @@ def grow_cells_numpy(
         Channel name to ``[Z, Y, X]`` stack (a workflow input).
     threshold : float, optional
         Stain intensity above which a pixel can belong to a cell; Otsu's per plane by default.
+    threshold_classes : int
+        Classes of that Otsu threshold: 2 (cells above background) or 3 (background, dim
+        cells, bright nuclei: the threshold under the dim class).
     max_distance : float, optional
         Farthest a cell reaches from its nucleus, in pixels; unlimited by default.
     smoothing_sigma : float
@@ -120,6 +152,7 @@ def grow_cells_numpy(
         "objects": objects,
         "stain": stain,
         "threshold": threshold,
+        "threshold_classes": threshold_classes,
         "max_distance": max_distance,
         "smoothing_sigma": smoothing_sigma,
     }
@@ -137,7 +170,9 @@ def grow_cells_numpy(
         )
     cells = np.stack(
         [
-            grow_plane_numpy(nuclei, plane, threshold, max_distance, smoothing_sigma)
+            grow_plane_numpy(
+                nuclei, plane, threshold, max_distance, smoothing_sigma, threshold_classes
+            )
             for nuclei, plane in zip(labels, image, strict=True)
         ]
     )

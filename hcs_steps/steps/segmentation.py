@@ -161,7 +161,9 @@ def segment_nuclei_numpy(
         ``uint32`` ``[Z, Y, X]``; 0 is background, objects are numbered per plane.
     special_outputs : dict
         ``"counts"`` (``plane``, ``count``) and ``"objects"`` (``plane``, ``label``, ``y``,
-        ``x``, ``area``, ``mean_intensity`` of the input stack) DataFrames.
+        ``x``, ``area``, ``mean_intensity`` of the input stack) DataFrames, and
+        ``"labels"``, the labels again: the workflow keeps them as the step's objects
+        (for ``measure_objects``, ``grow_cells``, and the result plate's OME-NGFF labels).
 
     Notes
     -----
@@ -183,7 +185,7 @@ def segment_nuclei_numpy(
     params = {name: value for name, value in locals().items() if name != "stack"}
     labels = segment_numpy(stack, **resolved_parameters(stack, params, estimate_diameter_numpy))
     counts, objects = measure_numpy(labels, stack)
-    return labels, {"counts": counts, "objects": objects}
+    return labels, {"counts": counts, "objects": objects, "labels": labels}
 
 
 def _ordered_labels_torch(groups, min_area):
@@ -341,4 +343,4 @@ def segment_nuclei_torch(
     params = {name: value for name, value in locals().items() if name != "stack"}
     labels = segment_torch(stack, **resolved_parameters(stack, params, estimate_diameter_torch))
     counts, objects = measure_torch(labels, stack)
-    return labels, {"counts": counts, "objects": objects}
+    return labels, {"counts": counts, "objects": objects, "labels": labels}

@@ -25,7 +25,7 @@ segments (one Snakemake rule each, one job per well):
   segment_normalize_to_count_cells: normalize -> tophat -> count_cells [numpy on cpu]; ...
 >>> result = pipeline.run({"format": "demo"}, wells=["B02"])
 >>> result.images["count_cells"]["B02"].shape  # fields, channels, Z, Y, X
-(2, 2, 8, 256, 256)
+(2, 3, 8, 256, 256)
 >>> counts = result.tables["counts"]
 >>> sorted(set(counts["channel"])), int(counts["count"].sum()) > 0
 (['nuclei'], True)
@@ -93,11 +93,14 @@ class PipelineResult:
 
     ``images[step][well]`` is the numpy array a segment rule writes for that step,
     ``(fields, channels, Z, Y, X)``; ``tables[kind]`` (``counts``, ``objects``) has the rows
-    of the workflow's well tables, for every well run.
+    of the workflow's well tables, for every well run; ``labels[objects][well]`` is the
+    ``(fields, Z, Y, X)`` label image of each object set (what the workflow writes as the
+    result plate's OME-NGFF labels).
     """
 
     images: dict[str, dict[str, object]]
     tables: dict[str, pd.DataFrame]
+    labels: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -195,14 +198,18 @@ class Pipeline:
             )
         (source,) = resolve_plates(config).values()
         images: dict[str, dict[str, object]] = {}
+        labels: dict[str, dict[str, object]] = {}
         tables: dict[str, list[pd.DataFrame]] = {}
         for well in source.wells:
-            for name, array in self._run_well(plan, source, well, config, tables).items():
+            written, objects = self._run_well(plan, source, well, config, tables)
+            for name, array in written.items():
                 images.setdefault(name, {})[well] = array
+            for name, array in objects.items():
+                labels.setdefault(name, {})[well] = array
         merged = {kind: _concat(frames, kind) for kind, frames in tables.items()}
-        return PipelineResult(images, merged)
+        return PipelineResult(images, merged, labels)
 
-    def _run_well(self, plan, source, well, config, tables) -> dict:
+    def _run_well(self, plan, source, well, config, tables) -> tuple[dict, dict]:
         from hcs_steps import plate as plates
         from hcs_steps.workflow.run_segment import run_segment_on_data
 
@@ -213,9 +220,9 @@ class Pipeline:
             data = opened.read_well(well)[:, order]
         else:
             data = plates.read_well(source.input_plate, well, channels=channels)
-        written = {}
+        written, objects = {}, {}
         for segment in plan.segments:
-            results, segment_tables = run_segment_on_data(
+            results, segment_tables, labels = run_segment_on_data(
                 segment.spec(),
                 data,
                 plate=source.name,
@@ -224,10 +231,11 @@ class Pipeline:
                 plugins=config["plugins"],
             )
             written.update(results)
+            objects.update(labels)
             data = results[segment.output_step]
             for kind, frame in segment_tables.items():
                 tables.setdefault(kind, []).append(frame)
-        return written
+        return written, objects
 
 
 def _step_of(func, name) -> tuple[str, str]:

@@ -43,6 +43,28 @@ class PlannedStep:
     reads_channels: bool = False
     reads_illumination: bool = False
 
+    @property
+    def objects(self) -> tuple[str, ...]:
+        """The names of the object sets this step gives each field, which later steps can
+        read and the result plate holds as labels: ``<step>`` (and ``<step>_cytoplasm`` for
+        grown cells); ``<step>_<channel>`` when the step gives labels on several channels.
+
+        Examples
+        --------
+        >>> PlannedStep("nuclei", "segment_nuclei", {}, "numpy", "cpu", ("dna",), "", "").objects
+        ('nuclei',)
+        """
+        from hcs_steps.steps.catalog import OBJECT_SUFFIXES
+
+        wanted = self.params.get("return_labels")
+        if wanted is False:
+            return ()
+        suffixes = OBJECT_SUFFIXES.get(self.step, ("",) if wanted else ())
+        if self.reads_channels or (self.channels != "all" and len(self.channels) == 1):
+            return tuple(self.name + suffix for suffix in suffixes)
+        channels = ("<channel>",) if self.channels == "all" else self.channels
+        return tuple(f"{self.name}_{channel}" for channel in channels if suffixes)
+
     def spec(self) -> dict:
         """JSON-able description (what a segment job runs and logs, and a rerun trigger)."""
         channels = self.channels if self.channels == "all" else list(self.channels)
@@ -327,6 +349,28 @@ def check_object_inputs(segments: list[list[PlannedStep]], entries: list[dict]) 
                 )
 
 
+def check_labels_fit(segments: list[list[PlannedStep]], entries: list[dict]) -> None:
+    """Objects are written as labels over the image of their segment's output step, so no
+    step after the one that gives them, in the same segment, may change the stack's shape
+    (a projection); a :class:`ConfigError` names the config key otherwise."""
+    from hcs_steps import steps
+
+    index = {entry["name"]: number for number, entry in enumerate(entries)}
+    for run in segments:
+        givers = []
+        for step in run:
+            if givers and not steps.get_step(step.step).keeps_shape:
+                raise ConfigError(
+                    f"config key pipeline[{index[step.name]}]: {step.name!r} ({step.step}) "
+                    f"changes the stack's shape after {givers[0]!r} gave objects in the same "
+                    "job, and the objects are written as labels over the job's result image; "
+                    f"put {step.name!r} before {givers[0]!r}, or end the job there (fuse: "
+                    f"false, or another backend for {step.name!r})"
+                )
+            if step.objects:
+                givers.append(step.name)
+
+
 def build_plan(config: dict) -> Plan:
     """Plan a validated config (see :mod:`hcs_steps.workflow.config`)."""
     use_gpu = decide_gpu(config["gpu"])
@@ -342,6 +386,7 @@ def build_plan(config: dict) -> Plan:
     segments = []
     runs = group_segments(planned, config["fuse"])
     check_object_inputs(runs, config["pipeline"])
+    check_labels_fit(runs, config["pipeline"])
     for index, run in enumerate(runs):
         last = last_transform(run)
         written = tuple(

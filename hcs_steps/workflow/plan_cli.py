@@ -45,9 +45,10 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
             if step.reads_channels
             else ""
         )
+        gives = f"; gives objects {', '.join(step.objects)}" if step.objects else ""
         lines.append(
             f"  {number}. {step.name}: {step.step} as {step.memory_type} on {step.device} "
-            f"[{step.reason}]; channels: {channels}; params: {step.params}{reads}"
+            f"[{step.reason}]; channels: {channels}; params: {step.params}{reads}{gives}"
         )
     if plan.estimates:
         lines += ["", "plate-level estimates (one Snakemake rule each, one job per plate):"]
@@ -75,10 +76,12 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
             if segment.steps[0].reads_illumination
             else ""
         )
+        objects = [name for step in segment.steps for name in step.objects]
+        labels = f" (with each field's labels {', '.join(objects)})" if objects else ""
         lines.append(
             f"  {segment.rule_name}: {' -> '.join(s.name for s in segment.steps)} "
-            f"[{segment.memory_type} on {segment.device}]; writes {', '.join(segment.written)}; "
-            f"resources: {_resources(segment.resources)}{reads}"
+            f"[{segment.memory_type} on {segment.device}]; writes {', '.join(segment.written)}"
+            f"{labels}; resources: {_resources(segment.resources)}{reads}"
         )
     lines += ["", "conversions between segments:"]
     lines += [f"  {c.describe()}" for c in plan.conversions] or ["  none (a single segment)"]

@@ -12,7 +12,11 @@ measurement tables. A step's ``labels`` special output is kept in memory as that
 objects, named by the step; a step that reads every channel (``grow_cells``,
 ``measure_objects``) gets them, and each channel's stack as it reaches that step, once all
 channels of the field have passed through the steps before it; the objects it gives
-(cells, and their cytoplasm as ``<step>_cytoplasm``) join the field's objects.
+(cells, and their cytoplasm as ``<step>_cytoplasm``) join the field's objects. Every object
+set of a field is written as an OME-NGFF label image of that field (``labels/<name>``) in
+the plate of the segment's output step (:func:`labels_step`), the result the next segment
+reads: the labels lie over the image they were found in and are not channels, so the next
+step reads the same channels as before.
 
 :func:`run_segment` streams from and to OME-Zarr plates; :func:`run_segment_on_data` runs
 the same fields of an in-memory well (the Python pipeline API).
@@ -118,7 +122,7 @@ def _apply(
     stack, special = output
     _special_tables(special, {**context, "step": step["name"]}, tables)
     if "labels" in special:
-        objects[step["name"]] = (context["channel"], _host(special["labels"]))
+        objects.setdefault(step["name"], {})[context["channel"]] = _host(special["labels"])
     return stack
 
 
@@ -131,13 +135,43 @@ def _measure(step: dict, function, objects: dict, channels: dict, field: int, ta
             f"step {step['name']!r}: field {field} has no objects {name!r}; the step {name!r} "
             "must come earlier and give labels (return_labels: true)"
         )
-    channel, labels = objects[name]
+    # One channel's objects: the plan refuses to measure those of a step on several.
+    ((channel, labels),) = objects[name].items()
     _, special = function(labels, channels=channels, **step["params"])
     _special_tables(special, {"field": field, "channel": channel, "step": step["name"]}, tables)
     # Objects grown from these (cells from nuclei) keep the channel of their seeds.
     for key, suffix in (("labels", ""), ("cytoplasm", "_cytoplasm")):
         if key in special:
-            objects[step["name"] + suffix] = (channel, _host(special[key]))
+            objects[step["name"] + suffix] = {channel: _host(special[key])}
+
+
+def labels_step(spec: dict) -> str:
+    """The step whose plate holds a segment's labels: its output step, the last step that
+    changes the data (a step reading every channel only measures or adds objects).
+
+    Examples
+    --------
+    >>> labels_step({"steps": [{"name": "count"}, {"name": "cells", "reads_channels": True}]})
+    'count'
+    """
+    return next(s["name"] for s in reversed(spec["steps"]) if not s.get("reads_channels"))
+
+
+def label_images(objects: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """A field's objects (name -> channel -> labels) as named label images: the step's name,
+    or ``<step>_<channel>`` for a step that gave labels on several channels.
+
+    Examples
+    --------
+    >>> one, two = np.ones((1, 2, 2), np.uint32), np.zeros((1, 2, 2), np.uint32)
+    >>> sorted(label_images({"count": {"nuclei": one}, "seg": {"a": one, "b": two}}))
+    ['count', 'seg_a', 'seg_b']
+    """
+    return {
+        name if len(per_channel) == 1 else f"{name}_{channel}": labels
+        for name, per_channel in objects.items()
+        for channel, labels in per_channel.items()
+    }
 
 
 def process_field(
@@ -150,10 +184,11 @@ def process_field(
     tables,
     logger,
     illumination: dict | None = None,
-) -> dict[str, list[np.ndarray]]:
+) -> tuple[dict[str, list[np.ndarray]], dict[str, np.ndarray]]:
     """Apply a segment to one field; ``read(field, channel_index)`` gives its stacks.
 
-    Returns, per written step, one numpy stack per channel; special outputs are appended to
+    Returns, per written step, one numpy stack per channel, and the field's objects (name
+    -> numpy labels); special outputs are appended to
     ``tables`` (kind -> list of frames). ``implementations`` maps each step name to its
     decorated function. ``logger`` gets the device the library itself reports for the data
     (pyclesperanto: the OpenCL device). ``illumination`` maps a step that reads it to
@@ -184,7 +219,7 @@ def process_field(
     for name, channels in readings.items():
         step = next(step for step in spec["steps"] if step["name"] == name)
         _measure(step, implementations[name], objects, channels, field, tables)
-    return results
+    return results, label_images(objects)
 
 
 def _workflow_inputs(step: dict, channel: str, illumination, target, device) -> dict:
@@ -281,19 +316,21 @@ def run_segment_on_data(
     channel_names: list[str],
     plugins: list[str] = (),
     logger=None,
-) -> tuple[dict[str, np.ndarray], dict[str, pd.DataFrame]]:
+) -> tuple[dict[str, np.ndarray], dict[str, pd.DataFrame], dict[str, np.ndarray]]:
     """Run ``spec`` on a well's ``(fields, channels, Z, Y, X)`` array, in memory.
 
-    Returns the numpy array of each written step and the well's tidy measurement tables
-    by kind: what :func:`run_segment` writes, field by field the same way.
+    Returns the numpy array of each written step, the well's tidy measurement tables by
+    kind, and its objects (name -> ``(fields, Z, Y, X)`` labels): what :func:`run_segment`
+    writes, field by field the same way.
     """
     logger = logger or logging.getLogger(__name__)
     tables = {kind: [] for kind in TABLE_KINDS}
     per_field = {name: [] for name in spec["written"]}
+    labels_per_field = []
     with segment_session(spec, well=well, plugins=plugins, logger=logger) as session:
         device, implementations = session
         for field in range(data.shape[0]):
-            results = process_field(
+            results, labels = process_field(
                 lambda f, c: data[f, c],
                 field,
                 spec,
@@ -305,13 +342,18 @@ def run_segment_on_data(
             )
             for name, stacks in results.items():
                 per_field[name].append(_field_channels(well, field, name, stacks))
+            labels_per_field.append(labels)
     arrays = {}
     for name, fields in per_field.items():
         dtype = np.result_type(*[stack.dtype for stacks in fields for stack in stacks])
         arrays[name] = np.stack(
             [np.stack([s.astype(dtype, copy=False) for s in f]) for f in fields]
         )
-    return arrays, _tidy_tables(tables, plate, well)
+    objects = {
+        name: np.stack([labels[name] for labels in labels_per_field])
+        for name in labels_per_field[0]
+    }
+    return arrays, _tidy_tables(tables, plate, well), objects
 
 
 def run_segment(
@@ -331,7 +373,8 @@ def run_segment(
 ) -> None:
     """Run ``spec`` (a :meth:`~hcs_steps.workflow.plan.Segment.spec`) on one well.
 
-    Writes the well into each plate of ``output_plates`` (step name -> plate path) and the
+    Writes the well into each plate of ``output_plates`` (step name -> plate path), with
+    the field's objects as labels in the plate of :func:`labels_step`, and the
     special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
     ``threads`` is the cores the job may use (see :func:`limit_library_threads`).
     ``illumination`` is the directory of the plate's flat-field estimate for the segment's
@@ -371,8 +414,9 @@ def run_segment(
                 )
                 for name in spec["written"]
             }
+            labelled = {}
             for field in range(source.shape[0]):
-                results = process_field(
+                results, objects = process_field(
                     source.read,
                     field,
                     spec,
@@ -384,7 +428,9 @@ def run_segment(
                     estimates,
                 )
                 for name, stacks in results.items():
-                    writers[name].write_field(_field_channels(well, field, name, stacks))
+                    labels = objects if name == labels_step(spec) else None
+                    writers[name].write_field(_field_channels(well, field, name, stacks), labels)
+                labelled |= dict.fromkeys(objects)
             for name, writer in writers.items():
                 writer.publish()
                 shape, dtype = writer.shape_dtype
@@ -394,6 +440,12 @@ def run_segment(
                     (source.shape[0], len(channel_names), *shape),
                     dtype,
                     output_plates[name],
+                )
+            if labelled:
+                logger.info(
+                    "wrote labels %s of each field with step %s",
+                    ", ".join(labelled),
+                    labels_step(spec),
                 )
         for kind, frame in _tidy_tables(tables, plate, well).items():
             if kind in measurements:

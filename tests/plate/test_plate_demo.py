@@ -19,7 +19,7 @@ def test_demo_plate_builds_in_seconds_and_is_valid(tmp_path, validate_plate):
     assert time.perf_counter() - started < 30
     validate_plate(tmp_path / "demo.zarr", wells=6, field_count=2)
     assert layout.wells == list(DEMO_WELLS)
-    assert (layout.field_count, layout.channel_names) == (2, ["nuclei", "nuclear"])
+    assert (layout.field_count, layout.channel_names) == (2, ["nuclei", "nuclear", "cells"])
     assert (layout.shape_zyx, layout.dtype) == ((8, 256, 256), np.uint16)
     assert layout.attributes["known_counts"] == known_counts()
     assert open_plate(tmp_path / "demo.zarr") == layout
@@ -36,6 +36,17 @@ def test_demo_images_are_the_real_sample_images(tmp_path):
     tile = samples.nuclear_image()[:256, :256].astype(np.int64) * 257
     assert np.abs(middle - tile).max() <= 257 * 40
     assert b02[0, 1, 0].std() < b02[0, 1, 3].std()
+    # Its "cells" channel is the top left quarter of the time-lapse's first frame.
+    middle = b02[0, 2, 3:5].astype(np.int64)
+    quarter = samples.cells_timelapse()[0, :256, :256].astype(np.int64) * 257
+    assert np.abs(middle - quarter).max() <= 257 * 40
+    assert np.corrcoef(middle[0].ravel(), quarter.ravel())[0, 1] > 0.99
+    # B02 field 1 is another frame and quarter, C04 field 1 the time-lapse's end.
+    assert not np.array_equal(b02[1, 2], b02[0, 2])
+    c04 = read_well(tmp_path / "demo.zarr", "C04")
+    frames = samples.cells_timelapse()
+    corner = frames[27, 255:, 255:].astype(np.int64) * 257
+    assert np.corrcoef(c04[1, 2, 3].ravel(), corner.ravel())[0, 1] > 0.99
 
 
 def test_known_counts_come_from_the_label_image():
@@ -57,3 +68,4 @@ def test_demo_source_ingests_one_well_with_provenance(tmp_path):
     files = provenance["provenance"]["source_files"]
     assert any(f.endswith("nuclei.tif") for f in files)
     assert any(f.endswith("nuclear.png") for f in files)
+    assert any(f.endswith("2D_timelapse.tif") for f in files)

@@ -20,7 +20,7 @@ IMPROVEMENT = {"median": 3.0, "basic": 1.3}
 def real_fields():
     """Every field of the demo plate (real nuclei images), max-projected, per channel."""
     source = demo_source()
-    per_channel = [[], []]
+    per_channel = [[] for _ in source.channel_names]
     for well in source.wells:
         data = source.read_well(well)
         for field in data:

@@ -48,3 +48,37 @@ def test_a_stain_the_step_does_not_read_is_refused_by_name(seeds_and_stain):
     seeds, stain, _ = seeds_and_stain
     with pytest.raises(ValueError, match="grow_cells.*'stain' names channel 'actin'"):
         grow(seeds, objects="nuclei", stain="actin", channels={"DAPI": stain})
+
+
+def test_three_classes_grow_nuclei_into_the_dim_cytoplasm_around_them():
+    """On real cells whose stain is bright in the nucleus and dim around it, two Otsu
+    classes split nuclei from the rest (cells are their nuclei); three reach the cytoplasm."""
+    count = steps.get_step("count_cells_single_channel").implementations["numpy"]
+    frame = samples.cells_timelapse()[10, :256, 255:].astype(np.uint16)[None] * 257
+    _, found = count(frame, detection_method="watershed", diameter=35, return_labels=True)
+    nuclei = found["labels"]
+    assert nuclei.max() >= 4
+    areas = {}
+    for classes in (2, 3):
+        _, grown = grow(
+            nuclei,
+            objects="nuclei",
+            stain="cells",
+            channels={"cells": frame},
+            threshold_classes=classes,
+            smoothing_sigma=2.0,
+        )
+        areas[classes] = np.bincount(grown["labels"].ravel())[1:]
+    nuclei_areas = np.bincount(nuclei.ravel())[1:]
+    assert np.median(areas[2] / nuclei_areas) < 1.1
+    assert np.median(areas[3] / nuclei_areas) > 1.5
+    # the dim class is the cells' cytoplasm: well above the background it leaves out
+    background = frame[0][grown["labels"][0] == 0]
+    cytoplasm = frame[0][grown["cytoplasm"][0] > 0]
+    assert np.median(cytoplasm) > 3 * np.median(background)
+
+
+def test_threshold_classes_other_than_two_or_three_are_refused(seeds_and_stain):
+    seeds, stain, _ = seeds_and_stain
+    with pytest.raises(ValueError, match="'threshold_classes' must be 2 or 3"):
+        grow(seeds, objects="nuclei", stain="DAPI", channels={"DAPI": stain}, threshold_classes=4)

@@ -81,7 +81,8 @@ def test_segmentation_outputs(memory_type):
     segment = steps.get_step("segment_nuclei").implementations[memory_type]
     labels, special = segment(two_spots(), smoothing_sigma=1.0, min_distance=5)
     assert detect_memory_type(labels) is memory_type
-    assert set(special) == {"counts", "objects"}
+    assert set(special) == {"counts", "objects", "labels"}
+    assert special["labels"] is labels  # the step's objects, for the workflow
     check_tables(special, planes=2)
     areas = special["objects"].sort_values("label")["area"].tolist()
     assert areas[0] == pytest.approx(256, rel=0.1) and areas[1] == pytest.approx(400, rel=0.1)

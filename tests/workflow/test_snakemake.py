@@ -20,6 +20,7 @@ from workflow_support import (
 )
 
 from hcs_steps.plate import open_plate, read_well
+from hcs_steps.plate.labels import read_field_labels
 
 pytestmark = pytest.mark.slow
 
@@ -232,7 +233,7 @@ def test_invalid_config_is_refused_before_any_job(tmp_path, tiny_plate):
     assert not (tmp_path / "results").exists()
 
 
-def test_demo_config_runs_end_to_end(tmp_path):
+def test_demo_config_runs_end_to_end(tmp_path, validate_plate):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["wells"] = ["B03", "C04"]
     write_config(tmp_path, config)
@@ -241,22 +242,50 @@ def test_demo_config_runs_end_to_end(tmp_path):
     run_snakemake(tmp_path)
     results = tmp_path / "results" / "demo"
     assert (results / "ingested.zarr" / "zarr.json").is_file()
-    # a measuring step (measure_objects) writes tables, not a plate
-    written = [e["name"] for e in config["pipeline"] if e["step"] != "measure_objects"]
-    assert (results / "steps" / f"{written[-1]}.zarr" / "zarr.json").is_file()
-    assert not (results / "steps" / "measure.zarr").exists()
+    # steps reading every channel (measure_objects, grow_cells) write tables and labels,
+    # not a plate: the counting step's plate holds every object set as labels of each field
+    assert sorted(p.name for p in (results / "steps").iterdir()) == ["count.zarr", "tophat.zarr"]
+    labels = read_field_labels(results / "steps" / "count.zarr" / "B" / "03" / "0")
+    assert sorted(labels) == ["cell_nuclei", "cells", "cells_cytoplasm", "count"]
+    validate_plate(results / "steps" / "count.zarr", wells=2, field_count=2)
     features = pd.read_csv(results / "tables" / "features.csv")
     objects = pd.read_csv(results / "tables" / "objects.csv")
     keys = ["plate", "well", "field", "plane", "label"]
-    joined = objects.merge(features, on=keys, validate="one_to_one")
-    assert len(joined) == len(objects) > 0
+    # one object set per step: the counting step's objects, measured by "measure"
+    nuclei = objects.query("step == 'count'")
+    joined = nuclei.merge(features.query("step == 'measure'"), on=keys, validate="one_to_one")
+    assert len(joined) == len(nuclei) > 0
     assert {"count_area", "count_mean_nuclei", "count_mean_nuclear"} <= set(features.columns)
+    # nuclei -> cells -> cytoplasm of channel cells, each measured in every channel, one
+    # row per object, joined on the label they share
+    by_object = {
+        step: features[features["step"] == step].dropna(axis=1, how="all")
+        for step in ("measure_cell_nuclei", "measure_cells", "measure_cytoplasm")
+    }
+    cells = by_object["measure_cell_nuclei"].merge(
+        by_object["measure_cells"], on=keys, validate="one_to_one"
+    )
+    cells = cells.merge(by_object["measure_cytoplasm"], on=keys, validate="one_to_one")
+    assert len(cells) == len(by_object["measure_cells"]) >= 4
+    assert (cells["cells_area"] > cells["cell_nuclei_area"]).mean() > 0.9
+    assert (cells["cells_cytoplasm_area"] == cells["cells_area"] - cells["cell_nuclei_area"]).all()
+    for objects in ("cell_nuclei", "cells", "cells_cytoplasm"):
+        for channel in ("nuclei", "nuclear", "cells"):
+            assert cells[f"{objects}_mean_{channel}"].notna().all()
+    # the label image and the table agree on every cell's area
+    b03 = cells.query("well == 'B03' and field == 0")
+    areas = np.bincount(labels["cells"][0].ravel())
+    assert dict(zip(b03["label"], b03["cells_area"], strict=True)) == {
+        value: areas[value] for value in np.unique(labels["cells"]) if value
+    }
     summary = pd.read_csv(results / "tables" / "summary.csv")
     assert set(summary["well"]) == {"B03", "C04"}
-    assert len(list((results / "heatmaps").glob("*.png"))) == 4
+    assert len(list((results / "heatmaps").glob("count.*.png"))) == 4
     # B03's slabs cut through the labelled nuclei: the demo pipeline counts them closely.
     known = open_plate(results / "ingested.zarr").attributes["known_counts"]["B03"]
-    counts = pd.read_csv(results / "tables" / "counts.csv").query("well == 'B03'")
+    counts = pd.read_csv(results / "tables" / "counts.csv").query(
+        "well == 'B03' and step == 'count'"
+    )
     found = counts.groupby("field")["count"].sum().sort_index().tolist()
     assert len(found) == len(known)
     assert all(abs(f - k["objects"]) <= 2 for f, k in zip(found, known, strict=True))
