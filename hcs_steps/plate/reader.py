@@ -255,9 +255,7 @@ def read_well(
         For a missing well or field, an unsafe array, or a chunk that is missing or cannot
         be decoded (the message names the well, field and chunk key).
     """
-    images = open_well(
-        plate, well, fields=fields, channels=channels, missing_chunks=missing_chunks
-    )
+    images = open_well(plate, well, fields=fields, channels=channels, missing_chunks=missing_chunks)
     out = aligned_empty(images.shape, images.dtype)
     for f in range(out.shape[0]):
         for c in range(out.shape[1]):

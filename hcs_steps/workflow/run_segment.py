@@ -30,7 +30,7 @@ import pandas as pd
 
 from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot, in_slurm_job
 from hcs_steps.workflow.joblog import job_logger
-from hcs_steps.workflow.tables import TABLE_KINDS, tidy, write_table
+from hcs_steps.workflow.tables import TABLE_KINDS, input_record, tidy, write_table
 
 
 def applies_to(step: dict, channel: str) -> bool:
@@ -289,6 +289,53 @@ def run_segment_on_data(
     return arrays, _tidy_tables(tables, plate, well)
 
 
+class _BadInput(Exception):
+    """The well a segment reads has bad data (a :class:`PlateDataError` while reading it),
+    as opposed to a step or a write failing."""
+
+
+def _input_reader(source, channel_names, missing_chunks: str, tables, logger):
+    """``source.read`` that marks what reading refuses as bad input and, where missing
+    chunks are read as fill values, says so in the log and in ``field_qc``."""
+    from hcs_steps.plate import PlateDataError
+
+    def read(field: int, channel: int):
+        try:
+            stack = source.read(field, channel)
+        except PlateDataError as error:
+            raise _BadInput(str(error)) from error
+        if missing_chunks == "fill":
+            missing = source.missing_chunks_of(field, channel)
+            if missing:
+                reason = (
+                    f"{len(missing)} missing chunk(s) read as the fill value: {', '.join(missing)}"
+                )
+                logger.warning("field %d, channel %s: %s", field, channel_names[channel], reason)
+                tables["field_qc"].append(input_record(reason, field, channel_names[channel]))
+        return stack
+
+    return read
+
+
+def _skip_well(spec, *, plate, well, output_plates, measurements, reason, record, logger):
+    """Publish the skipped well's outputs: a record in each well directory, empty tables
+    (and, where this segment found the fault, the reason in ``field_qc``)."""
+    from hcs_steps.plate import plate_well_path
+    from hcs_steps.plate.skipped import write_skipped_well
+
+    logger.warning("plate %s well %s skipped (on_bad_well: skip): %s", plate, well, reason)
+    for name in spec["written"]:
+        write_skipped_well(
+            plate_well_path(output_plates[name], well), plate=plate, well=well, reason=reason
+        )
+    tables = {kind: [] for kind in TABLE_KINDS}
+    if record:
+        tables["field_qc"].append(input_record(f"well skipped: {reason}"))
+    for kind, frame in _tidy_tables(tables, plate, well).items():
+        if kind in measurements:
+            write_table(frame, kind, measurements[kind], plate=plate, well=well)
+
+
 def run_segment(
     spec: dict,
     *,
@@ -302,59 +349,118 @@ def run_segment(
     plugins: list[str] = (),
     provenance: dict | None = None,
     threads: int = 1,
+    missing_chunks: str = "error",
+    on_bad_well: str = "fail",
+    reads_input_plate: bool = True,
 ) -> None:
     """Run ``spec`` (a :meth:`~hcs_steps.workflow.plan.Segment.spec`) on one well.
 
     Writes the well into each plate of ``output_plates`` (step name -> plate path) and the
     special outputs into ``measurements`` (kind -> Parquet path, written even when empty).
     ``threads`` is the cores the job may use (see :func:`limit_library_threads`).
+    ``missing_chunks`` goes to :func:`~hcs_steps.plate.open_well`. With ``on_bad_well="skip"``
+    a well whose input cannot be read, or that an earlier job skipped, is published as
+    skipped (:mod:`hcs_steps.plate.skipped`) instead of failing the job; the segment that
+    finds the fault, or the one reading the plate's input (``reads_input_plate``: a well the
+    ingest skipped), records why in ``field_qc``.
     """
-    from hcs_steps import plate as plates
+    from hcs_steps.plate.reader import well_directory
+    from hcs_steps.plate.skipped import skipped_reason
 
     with job_logger(log) as logger:
-        source = plates.open_well(input_plate, well, channels=list(channel_names))
-        logger.info(
-            "plate %s well %s: %s %s from %s", plate, well, source.shape, source.dtype, input_plate
-        )
-        tables = {kind: [] for kind in TABLE_KINDS}
-        with contextlib.ExitStack() as held:
-            device, implementations = held.enter_context(
-                segment_session(spec, well=well, plugins=plugins, logger=logger, threads=threads)
+        skip = {"plate": plate, "well": well, "output_plates": output_plates}
+        skip.update(measurements=measurements, logger=logger)
+        upstream = skipped_reason(well_directory(input_plate, well))
+        if upstream is not None:
+            _skip_well(spec, **skip, reason=upstream, record=reads_input_plate)
+            return
+        try:
+            _stream_well(
+                spec,
+                plate=plate,
+                well=well,
+                output_plates=output_plates,
+                input_plate=input_plate,
+                measurements=measurements,
+                channel_names=channel_names,
+                logger=logger,
+                plugins=plugins,
+                provenance=provenance,
+                threads=threads,
+                missing_chunks=missing_chunks,
             )
-            writers = {
-                name: held.enter_context(
-                    plates.WellWriter(
-                        output_plates[name],
-                        well,
-                        fields=source.shape[0],
-                        channel_names=list(channel_names),
-                        provenance={
-                            **(provenance or {}),
-                            "segment": spec,
-                            "step": name,
-                            "well": well,
-                        },
-                    )
-                )
-                for name in spec["written"]
-            }
-            for field in range(source.shape[0]):
-                results = process_field(
-                    source.read, field, spec, channel_names, device, implementations, tables, logger
-                )
-                for name, stacks in results.items():
-                    writers[name].write_field(_field_channels(well, field, name, stacks))
-            for name, writer in writers.items():
-                writer.publish()
-                shape, dtype = writer.shape_dtype
-                logger.info(
-                    "wrote step %s: %s %s to %s",
-                    name,
-                    (source.shape[0], len(channel_names), *shape),
-                    dtype,
+        except _BadInput as error:
+            if on_bad_well != "skip":
+                raise error.__cause__ from None
+            _skip_well(spec, **skip, reason=str(error), record=True)
+
+
+def _stream_well(
+    spec,
+    *,
+    plate,
+    well,
+    input_plate,
+    output_plates,
+    measurements,
+    channel_names,
+    logger,
+    plugins,
+    provenance,
+    threads,
+    missing_chunks,
+) -> None:
+    from hcs_steps import plate as plates
+
+    try:
+        source = plates.open_well(
+            input_plate, well, channels=list(channel_names), missing_chunks=missing_chunks
+        )
+    except plates.PlateDataError as error:
+        raise _BadInput(str(error)) from error
+    logger.info(
+        "plate %s well %s: %s %s from %s", plate, well, source.shape, source.dtype, input_plate
+    )
+    tables = {kind: [] for kind in TABLE_KINDS}
+    read = _input_reader(source, channel_names, missing_chunks, tables, logger)
+    with contextlib.ExitStack() as held:
+        device, implementations = held.enter_context(
+            segment_session(spec, well=well, plugins=plugins, logger=logger, threads=threads)
+        )
+        writers = {
+            name: held.enter_context(
+                plates.WellWriter(
                     output_plates[name],
+                    well,
+                    fields=source.shape[0],
+                    channel_names=list(channel_names),
+                    provenance={
+                        **(provenance or {}),
+                        "segment": spec,
+                        "step": name,
+                        "well": well,
+                    },
                 )
-        for kind, frame in _tidy_tables(tables, plate, well).items():
-            if kind in measurements:
-                write_table(frame, kind, measurements[kind], plate=plate, well=well)
-                logger.info("wrote %d %s rows to %s", len(frame), kind, measurements[kind])
+            )
+            for name in spec["written"]
+        }
+        for field in range(source.shape[0]):
+            results = process_field(
+                read, field, spec, channel_names, device, implementations, tables, logger
+            )
+            for name, stacks in results.items():
+                writers[name].write_field(_field_channels(well, field, name, stacks))
+        for name, writer in writers.items():
+            writer.publish()
+            shape, dtype = writer.shape_dtype
+            logger.info(
+                "wrote step %s: %s %s to %s",
+                name,
+                (source.shape[0], len(channel_names), *shape),
+                dtype,
+                output_plates[name],
+            )
+    for kind, frame in _tidy_tables(tables, plate, well).items():
+        if kind in measurements:
+            write_table(frame, kind, measurements[kind], plate=plate, well=well)
+            logger.info("wrote %d %s rows to %s", len(frame), kind, measurements[kind])

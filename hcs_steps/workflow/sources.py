@@ -26,6 +26,8 @@ class PlateInput:
     wells: tuple[str, ...]
     plate_wells: tuple[str, ...]
     channel_names: tuple[str, ...]
+    missing_chunks: str = "error"  # a chunk not stored: an error, or read as the fill value
+    on_bad_well: str = "fail"  # a well whose data cannot be read: fail the run, or skip it
     # The source resolving opened: the ingest jobs of a threaded run share it instead of each
     # indexing the whole instrument folder again for its one well.
     source: object = field(default=None, compare=False, repr=False)
@@ -65,6 +67,15 @@ class PlateInput:
             {"well": list(self.plate_wells), "condition": "", "compound": "", "role": "sample",
              "concentration": float("nan")}
         )[LAYOUT_COLUMNS]  # fmt: skip
+
+    def reading(self, first_segment: bool) -> dict:
+        """How a segment reads its wells (a rerun trigger): only the first segment reads
+        this plate; later ones read results, whose chunks are all stored."""
+        return {
+            "missing_chunks": self.missing_chunks if first_segment else "error",
+            "on_bad_well": self.on_bad_well,
+            "reads_input_plate": first_segment,
+        }
 
     def source_settings(self) -> dict:
         """The settings that decide what is read from the source (a rerun trigger)."""
@@ -124,6 +135,8 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
         (),
         (),
         (),
+        entry.get("missing_chunks", "error"),
+        entry.get("on_bad_well", "fail"),
     )
     try:
         source = probe.open()
