@@ -351,13 +351,15 @@ def _locate_damage(array, image: FieldImage, chunks, where: str, error) -> Plate
     return PlateDataError(f"{where}: {image.array_dir} cannot be decoded: {error}")
 
 
-def open_plate(plate, *, every_well: bool = True) -> PlateLayout:
+def open_plate(plate, *, every_well: bool = True, first_well: str | None = None) -> PlateLayout:
     """Read a plate's layout from its NGFF metadata, checking every listed well and field.
 
     The plate metadata is read once, and each well's metadata once, whatever the number of
-    wells. With ``every_well=False`` only the first listed well is opened (for the channel
-    names, shape and dtype): what planning a run needs, in the same time for 6 wells or
-    1536; a missing or damaged well is then reported by whatever reads it.
+    wells. With ``every_well=False`` only one well is opened (for the channel names, shape
+    and dtype): ``first_well`` where the plate lists it, else the first listed well. That is
+    what planning a run needs, in the same time for 6 wells or 1536, and a run of some wells
+    names the first of them, so that a bad well it leaves out cannot stop it; a missing or
+    damaged well is then reported by whatever reads it.
     ``field_count`` is then the plate metadata's ``field_count`` where it has one.
 
     Examples
@@ -380,9 +382,10 @@ def open_plate(plate, *, every_well: bool = True) -> PlateLayout:
         raise PlateDataError(f"{plate} has no NGFF plate metadata listing wells")
     well_paths = _plate_well_paths(plate, meta)
     wells = sort_wells(well_paths)
-    opened = wells if every_well else wells[:1]
+    probe = first_well if first_well in well_paths else wells[0]
+    opened = wells if every_well else [probe]
     fields = {w: _well_fields(plate, w, _well_directory(plate, w, well_paths)) for w in opened}
-    first = fields[wells[0]][0]
+    first = fields[probe][0]
     field_count = max(len(f) for f in fields.values())
     if not every_well:
         field_count = meta.get("field_count") or field_count

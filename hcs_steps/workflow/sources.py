@@ -6,6 +6,7 @@ is first ingested, well by well, into ``results/<plate>/ingested.zarr``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
 from hcs_steps.workflow import paths
@@ -51,6 +52,30 @@ class PlateInput:
             return f"{self.path}/{relative}"
         return paths.well_in(self.input_plate, *parse_well(well))
 
+    def first_segment_input(self, well: str):
+        """The first segment's Snakemake input for ``well``: its directory in the input plate.
+
+        With ``on_bad_well: skip`` a zarr plate's well is every file in its directory
+        instead (nothing for a well that is not there: the job then skips it): a Snakemake
+        directory's time is its own, so only that way does a fixed chunk rerun a skipped
+        well. It costs a directory walk per well when the DAG is built. (An ingested well
+        is redone by its ingest job: see :meth:`ingest_input`.)
+        """
+        directory = self.input_well(well)
+        if self.on_bad_well != "skip" or self.ingest:
+            return directory
+        return _files_under(directory)
+
+    def ingest_input(self, well: str) -> list[str]:
+        """The ingest job's Snakemake input for ``well``: nothing (the source is read through
+        its settings), but with ``on_bad_well: skip`` the well's source files, so that a
+        fixed file re-ingests a skipped well."""
+        if self.on_bad_well != "skip" or self.path is None:
+            return []
+        source = self.open()
+        files = [os.path.join(source.path, name) for name in source.well_files(well)]
+        return [name for name in files if os.path.isfile(name)]
+
     def layout_table(self):
         """The configured layout (:meth:`read_layout`), or None for a plate without one."""
         return self.read_layout() if self.layout else None
@@ -87,8 +112,9 @@ class PlateInput:
             "timepoint": self.timepoint,
         }
 
-    def open(self):
-        """The plate's :class:`~hcs_steps.plate.Source`, opened once per resolved plate."""
+    def open(self, first_well: str | None = None):
+        """The plate's :class:`~hcs_steps.plate.Source`, opened once per resolved plate
+        (an OME-Zarr plate through ``first_well``: see :func:`~hcs_steps.plate.open_source`)."""
         if self.source is not None:
             return self.source
         from hcs_steps.plate.sources import open_source
@@ -99,7 +125,14 @@ class PlateInput:
             pattern=self.pattern,
             missing=self.missing,
             timepoint=self.timepoint,
+            first_well=first_well,
         )
+
+
+def _files_under(directory: str) -> list[str]:
+    return sorted(
+        os.path.join(root, name) for root, _, names in os.walk(directory) for name in names
+    )
 
 
 def _selected(requested, available, what: str, key: str, canonical=lambda x: x) -> tuple:
@@ -117,6 +150,20 @@ def _selected(requested, available, what: str, key: str, canonical=lambda x: x) 
             )
         chosen.append(name)
     return tuple(chosen)
+
+
+def _first_requested(requested) -> str | None:
+    """The first of the requested wells in plate order; None for all (or names that are
+    not wells, which the selection then reports with their config key)."""
+    from hcs_steps.plate import canonical_well
+    from hcs_steps.plate.layout import sort_wells
+
+    if requested == "all":
+        return None
+    try:
+        return sort_wells([canonical_well(well) for well in requested])[0]
+    except ValueError:
+        return None
 
 
 def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
@@ -139,7 +186,7 @@ def resolve_plate(name: str, entry: dict, config: dict) -> PlateInput:
         entry.get("on_bad_well", "fail"),
     )
     try:
-        source = probe.open()
+        source = probe.open(_first_requested(entry.get("wells", config["wells"])))
     except (PlateDataError, OSError) as error:
         raise ConfigError(f"config key plates.{name}: {error}") from None
     wells_key = f"plates.{name}.wells" if "wells" in entry else "wells"

@@ -2,6 +2,8 @@
 
 
 rule ingest_well:
+    input:
+        ingest_input,
     output:
         directory(paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")),
     log:

@@ -43,6 +43,7 @@ for segment in PLAN.segments:
             input_plate=segment_input_plate(segment),
             output_plates=segment_output_plates(segment),
             channels=plate_channels,
+            reading=segment_reading(segment),
         run:
             run_segment(
                 params.segment,
@@ -55,4 +56,5 @@ for segment in PLAN.segments:
                 log=log[0],
                 plugins=config["plugins"],
                 provenance={"hcs_steps_version": params.version},
+                **params.reading,
             )
