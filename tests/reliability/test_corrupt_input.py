@@ -60,27 +60,29 @@ def unlist_field(plate: Path, well: str) -> None:
     meta_file.write_text(json.dumps(meta))
 
 
-# fault -> (how it is made in well B03 of the plate, what the error must say)
+# fault -> (how it is made in well B03 of the plate, what the error must say: a regular
+# expression, {plate} standing for the plate's path)
 ZARR_FAULTS = {
     "truncated chunk": (
         lambda p: truncate(chunks_of(p, "B03")[-1]),
-        r"well B03, field 0, channel 1: chunk c/1/0/0/0 .* corrupt or truncated",
+        r"plate {plate}, well B03, field 0, channel 1: chunk c/1/0/0/0 .* corrupt or truncated",
     ),
     "flipped bytes": (
         lambda p: flip(chunks_of(p, "B03")[-1]),
-        r"well B03, field 0, channel 1: chunk c/1/0/0/0 .* corrupt or truncated",
+        r"plate {plate}, well B03, field 0, channel 1: chunk c/1/0/0/0 .* corrupt or truncated",
     ),
     "missing chunk": (
         lambda p: chunks_of(p, "B03")[-1].unlink(),
-        r"well B03, field 0, channel 1: chunk c/1/0/0/0 of .* is missing",
+        r"plate {plate}, well B03, field 0, channel 1: chunk c/1/0/0/0 of .* is missing",
     ),
     "listed well not there": (
         lambda p: shutil.rmtree(plate_well_path(p, "B03")),
-        r"well B03 is missing \(no group at",
+        # Snakemake refuses it before any job, naming the well's directory
+        r"Missing input files for rule segment_\w+:(.|\n)*affected files:\s+{plate}/B/03\n",
     ),
     "listed field not there": (
         lambda p: unlist_field(p, "B03"),
-        r"well B03, field 1 \(1\) is listed in the well metadata but missing",
+        r"plate {plate}, well B03, field 1 \(1\) is listed in the well metadata but missing",
     ),
 }
 
@@ -113,9 +115,8 @@ def test_a_bad_well_fails_the_run_naming_plate_well_field_and_chunk(tmp_path, fa
     assert result.returncode != 0
     output = result.stdout + result.stderr
     log = "".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log"))
-    assert any(
-        re.search(rf"plate {re.escape(str(plate))}, {message}", text) for text in (output, log)
-    ), output[-4000:]
+    message = message.replace("{plate}", re.escape(str(plate)))
+    assert any(re.search(message, text) for text in (output, log)), output[-4000:]
     assert not (tmp_path / "results/tiny/tables/counts.csv").exists()
 
 
@@ -131,9 +132,8 @@ def test_a_skipped_well_is_recorded_and_computed_once_its_data_is_fixed(tmp_path
     records = input_records(tmp_path)
     assert records["well"].tolist() == ["B03"] and records["flagged"].all()
     assert "well skipped:" in records["flag_reason"].iloc[0]
-    assert ("c/1/0/0/0" if fault == "missing chunk" else "well B03 is missing") in (
-        records["flag_reason"].iloc[0]
-    )
+    reason = "chunk c/1/0/0/0" if fault == "missing chunk" else "well B03 is missing (no group"
+    assert reason in records["flag_reason"].iloc[0]
     summary = pd.read_csv(tmp_path / "results/tiny/tables/summary.csv")
     assert "B03" not in set(summary["well"])  # no rows: never a count of zero
     steps = tmp_path / "results/tiny/steps"
@@ -171,14 +171,15 @@ def test_missing_chunks_fill_reads_fill_values_with_a_warning_and_a_flag(tmp_pat
 def test_bad_wells_outside_the_selected_wells_do_not_stop_the_run(tmp_path):
     plate = tmp_path / "plate.zarr"
     disks = build_tiny_plate(plate, wells=("B02", "B03", "C02", "C03"))
+    # B02, the plate's first well, is the one planning used to open for the channel names.
     array_meta = plate_well_path(plate, "B02") / "0" / "0" / "zarr.json"
     meta = json.loads(array_meta.read_text())
     meta["data_type"] = "object"  # what a pickled array declares: refused unread
     array_meta.write_text(json.dumps(meta))
-    shutil.rmtree(plate_well_path(plate, "C02"))
-    write_config(tmp_path, make_config(plate, wells=["B03", "C03"]))
+    shutil.rmtree(plate_well_path(plate, "C03"))
+    write_config(tmp_path, make_config(plate, wells=["B03", "C02"]))
     run_snakemake(tmp_path)
-    assert nuclei_counts(tmp_path) == {w: disks[w] for w in ("B03", "C03")}
+    assert nuclei_counts(tmp_path) == {w: disks[w] for w in ("B03", "C02")}
 
 
 def imagexpress_plate(root: Path, wells=("B02", "B03", "C02")) -> dict[str, int]:
