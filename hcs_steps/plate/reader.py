@@ -74,17 +74,35 @@ class FieldImage:
         return tuple(sizes.get(axis, 1) for axis in "czyx")
 
 
+def _index_in(index, names: list) -> bool:
+    return isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(names)
+
+
 def _plate_well_paths(plate: Path, meta: dict) -> dict[str, str]:
     """Canonical well name -> group path, from the plate's parsed NGFF ``plate`` metadata."""
     rows = [r["name"] for r in meta.get("rows", [])]
     columns = [c["name"] for c in meta.get("columns", [])]
     paths = {}
     for entry in meta.get("wells", []):
+        path = ngff.relative_member(entry.get("path"), f"plate {plate}")
         if "rowIndex" in entry:
-            name = rows[entry["rowIndex"]] + columns[entry["columnIndex"]]
+            row, column = entry.get("rowIndex"), entry.get("columnIndex")
+            if not (_index_in(row, rows) and _index_in(column, columns)):
+                raise PlateDataError(
+                    f"plate {plate}: well {entry.get('path')!r} has rowIndex {row!r} and "
+                    f"columnIndex {column!r}; the plate has {len(rows)} rows and "
+                    f"{len(columns)} columns (indices from 0)"
+                )
+            name = rows[row] + columns[column]
+            if path != f"{rows[row]}/{columns[column]}":
+                raise PlateDataError(
+                    f"plate {plate}: well {entry.get('path')!r} has rowIndex {row} and "
+                    f"columnIndex {column}, which name row {rows[row]!r} and column "
+                    f"{columns[column]!r}: its path must be '{rows[row]}/{columns[column]}'"
+                )
         else:
             name = entry["path"].replace("/", "")
-        paths[canonical_well(name)] = ngff.relative_member(entry.get("path"), f"plate {plate}")
+        paths[canonical_well(name)] = path
     return paths
 
 
