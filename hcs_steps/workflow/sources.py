@@ -94,9 +94,11 @@ class PlateInput:
         )[LAYOUT_COLUMNS]  # fmt: skip
 
     def reading(self, first_segment: bool) -> dict:
-        """How a segment reads its wells (a rerun trigger): only the first segment reads
+        """How a segment reads its wells (a rerun trigger), as arguments of
+        :func:`~hcs_steps.workflow.run_segment.run_segment`: only the first segment reads
         this plate; later ones read results, whose chunks are all stored."""
         return {
+            "channel_names": list(self.channel_names),
             "missing_chunks": self.missing_chunks if first_segment else "error",
             "on_bad_well": self.on_bad_well,
             "reads_input_plate": first_segment,

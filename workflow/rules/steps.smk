@@ -42,7 +42,6 @@ for segment in PLAN.segments:
             version=VERSION,
             input_plate=segment_input_plate(segment),
             output_plates=segment_output_plates(segment),
-            channels=plate_channels,
             reading=segment_reading(segment),
         run:
             run_segment(
@@ -52,7 +51,6 @@ for segment in PLAN.segments:
                 input_plate=params.input_plate,
                 output_plates=params.output_plates,
                 measurements=by_table_kind(output),
-                channel_names=params.channels,
                 log=log[0],
                 plugins=config["plugins"],
                 provenance={"hcs_steps_version": params.version},
