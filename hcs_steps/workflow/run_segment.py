@@ -30,7 +30,8 @@ import pandas as pd
 
 from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot, in_slurm_job
 from hcs_steps.workflow.joblog import job_logger
-from hcs_steps.workflow.tables import TABLE_KINDS, input_record, tidy, write_table
+from hcs_steps.workflow.segment_input import BadInput, input_reader, skip_well
+from hcs_steps.workflow.tables import TABLE_KINDS, tidy, write_table
 
 
 def applies_to(step: dict, channel: str) -> bool:
@@ -289,53 +290,6 @@ def run_segment_on_data(
     return arrays, _tidy_tables(tables, plate, well)
 
 
-class _BadInput(Exception):
-    """The well a segment reads has bad data (a :class:`PlateDataError` while reading it),
-    as opposed to a step or a write failing."""
-
-
-def _input_reader(source, channel_names, missing_chunks: str, tables, logger):
-    """``source.read`` that marks what reading refuses as bad input and, where missing
-    chunks are read as fill values, says so in the log and in ``field_qc``."""
-    from hcs_steps.plate import PlateDataError
-
-    def read(field: int, channel: int):
-        try:
-            stack = source.read(field, channel)
-        except PlateDataError as error:
-            raise _BadInput(str(error)) from error
-        if missing_chunks == "fill":
-            missing = source.missing_chunks_of(field, channel)
-            if missing:
-                reason = (
-                    f"{len(missing)} missing chunk(s) read as the fill value: {', '.join(missing)}"
-                )
-                logger.warning("field %d, channel %s: %s", field, channel_names[channel], reason)
-                tables["field_qc"].append(input_record(reason, field, channel_names[channel]))
-        return stack
-
-    return read
-
-
-def _skip_well(spec, *, plate, well, output_plates, measurements, reason, record, logger):
-    """Publish the skipped well's outputs: a record in each well directory, empty tables
-    (and, where this segment found the fault, the reason in ``field_qc``)."""
-    from hcs_steps.plate import plate_well_path
-    from hcs_steps.plate.skipped import write_skipped_well
-
-    logger.warning("plate %s well %s skipped (on_bad_well: skip): %s", plate, well, reason)
-    for name in spec["written"]:
-        write_skipped_well(
-            plate_well_path(output_plates[name], well), plate=plate, well=well, reason=reason
-        )
-    tables = {kind: [] for kind in TABLE_KINDS}
-    if record:
-        tables["field_qc"].append(input_record(f"well skipped: {reason}"))
-    for kind, frame in _tidy_tables(tables, plate, well).items():
-        if kind in measurements:
-            write_table(frame, kind, measurements[kind], plate=plate, well=well)
-
-
 def run_segment(
     spec: dict,
     *,
@@ -368,11 +322,11 @@ def run_segment(
     from hcs_steps.plate.skipped import skipped_reason
 
     with job_logger(log) as logger:
-        skip = {"plate": plate, "well": well, "output_plates": output_plates}
-        skip.update(measurements=measurements, logger=logger)
+        outputs = {"output_plates": output_plates, "measurements": measurements}
         upstream = skipped_reason(well_directory(input_plate, well))
         if upstream is not None:
-            _skip_well(spec, **skip, reason=upstream, record=reads_input_plate)
+            record = reads_input_plate  # the ingest, which skipped it, records nothing
+            skip_well(spec, plate, well, **outputs, reason=upstream, record=record, logger=logger)
             return
         try:
             _stream_well(
@@ -389,10 +343,10 @@ def run_segment(
                 threads=threads,
                 missing_chunks=missing_chunks,
             )
-        except _BadInput as error:
+        except BadInput as error:
             if on_bad_well != "skip":
                 raise error.__cause__ from None
-            _skip_well(spec, **skip, reason=str(error), record=True)
+            skip_well(spec, plate, well, **outputs, reason=str(error), record=True, logger=logger)
 
 
 def _stream_well(
@@ -417,12 +371,12 @@ def _stream_well(
             input_plate, well, channels=list(channel_names), missing_chunks=missing_chunks
         )
     except plates.PlateDataError as error:
-        raise _BadInput(str(error)) from error
+        raise BadInput(str(error)) from error
     logger.info(
         "plate %s well %s: %s %s from %s", plate, well, source.shape, source.dtype, input_plate
     )
     tables = {kind: [] for kind in TABLE_KINDS}
-    read = _input_reader(source, channel_names, missing_chunks, tables, logger)
+    read = input_reader(source, channel_names, missing_chunks, tables, logger)
     with contextlib.ExitStack() as held:
         device, implementations = held.enter_context(
             segment_session(spec, well=well, plugins=plugins, logger=logger, threads=threads)
