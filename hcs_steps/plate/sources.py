@@ -34,11 +34,11 @@ class ZarrSource(Source):
         return [str(well_directory(self.path, well))]
 
 
-def _zarr_source(path: Path) -> ZarrSource:
-    # Only the plate metadata and the first well: opening is what every Snakefile parse
-    # does (on a cluster, every job), so it must not grow with the plate. Each well is
-    # checked when it is read.
-    layout = open_plate(path, every_well=False)
+def _zarr_source(path: Path, first_well: str | None) -> ZarrSource:
+    # Only the plate metadata and one well: opening is what every Snakefile parse does (on
+    # a cluster, every job), so it must not grow with the plate. Each well is checked when
+    # it is read.
+    layout = open_plate(path, every_well=False, first_well=first_well)
     return ZarrSource(
         name=layout.name,
         wells=layout.wells,
@@ -59,6 +59,7 @@ def open_source(
     pattern: str | None = None,
     missing: str = "error",
     timepoint: int | None = None,
+    first_well: str | None = None,
 ) -> Source:
     """Open a plate to ingest.
 
@@ -77,6 +78,9 @@ def open_source(
         read as zeros.
     timepoint : int, optional
         ImageXpress or Phenix time point to ingest when the folder holds several.
+    first_well : str, optional
+        For ``"ome-zarr"``: the well opened for the plate's channels, shape and dtype (the
+        first well a run reads); default the plate's first well. No other well is opened.
 
     Examples
     --------
@@ -94,7 +98,7 @@ def open_source(
     if not path.exists():
         raise PlateDataError(f"{format} source {path} does not exist")
     if format == "ome-zarr":
-        return _zarr_source(path)
+        return _zarr_source(path, first_well)
     if format == "imagexpress":
         from hcs_steps.plate.ingest.imagexpress import imagexpress_source
 

@@ -12,36 +12,57 @@ from hcs_steps.workflow.sources import PlateInput
 
 
 def ingest(plate: PlateInput, well: str, out_plate: str, log: str) -> None:
-    """Copy one well of an instrument folder (or the demo) into the ingested OME-Zarr plate."""
+    """Copy one well of an instrument folder (or the demo) into the ingested OME-Zarr plate;
+    with ``on_bad_well: skip`` a well whose files cannot be read is published as skipped."""
+    from hcs_steps.plate import PlateDataError, plate_well_path
+    from hcs_steps.plate.skipped import write_skipped_well
     from hcs_steps.plate.sources import ingest_well
 
     with job_logger(log) as logger:
-        path = ingest_well(plate.open(), well, out_plate)
+        try:
+            path = ingest_well(plate.open(), well, out_plate)
+        except PlateDataError as error:
+            if plate.on_bad_well != "skip":
+                raise
+            logger.warning(
+                "plate %s well %s skipped (on_bad_well: skip): %s", plate.name, well, error
+            )
+            path = plate_well_path(out_plate, well)
+            write_skipped_well(path, plate=plate.name, well=well, reason=str(error))
+            return
         logger.info("ingested %s well %s (%s) into %s", plate.name, well, plate.format, path)
 
 
 def plate_metadata(plate: PlateInput, plate_path: str, log: str) -> None:
     """Write the OME-NGFF plate metadata once all of its wells exist."""
-    from hcs_steps.plate import write_plate_metadata
+    from hcs_steps.plate import plate_well_path, write_plate_metadata
+    from hcs_steps.plate.skipped import skipped_reason
 
     with job_logger(log) as logger:
+        # A skipped well has a directory (Snakemake's output) but no images: not listed.
+        wells = [w for w in plate.wells if skipped_reason(plate_well_path(plate_path, w)) is None]
         extra = {"source_format": plate.format}
         if plate_path == plate.input_plate and plate.ingest:
             # what the source knows about the plate, e.g. the demo's true nuclei counts
             attributes = dict(plate.open().attributes)
             if "known_counts" in attributes:
                 attributes["known_counts"] = {
-                    well: attributes["known_counts"][well] for well in plate.wells
+                    well: attributes["known_counts"][well] for well in wells
                 }
             extra.update(attributes)
         write_plate_metadata(
             plate_path,
             name=plate.name,
-            wells=list(plate.wells),
+            wells=wells,
             channel_names=list(plate.channel_names),
             extra=extra,
         )
-        logger.info("wrote plate metadata of %s (%d wells)", plate_path, len(plate.wells))
+        logger.info(
+            "wrote plate metadata of %s (%d wells, %d skipped)",
+            plate_path,
+            len(wells),
+            len(plate.wells) - len(wells),
+        )
 
 
 def well_tables(inputs: dict[str, list[str]], outputs: dict[str, str], log: str) -> None:

@@ -34,6 +34,7 @@ import pandas as pd
 
 from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot, in_slurm_job
 from hcs_steps.workflow.joblog import job_logger
+from hcs_steps.workflow.segment_input import BadInput, input_reader, skip_well
 from hcs_steps.workflow.tables import TABLE_KINDS, tidy, write_table
 
 
@@ -370,6 +371,9 @@ def run_segment(
     provenance: dict | None = None,
     threads: int = 1,
     illumination=None,
+    missing_chunks: str = "error",
+    on_bad_well: str = "fail",
+    reads_input_plate: bool = True,
 ) -> None:
     """Run ``spec`` (a :meth:`~hcs_steps.workflow.plan.Segment.spec`) on one well.
 
@@ -379,7 +383,60 @@ def run_segment(
     ``threads`` is the cores the job may use (see :func:`limit_library_threads`).
     ``illumination`` is the directory of the plate's flat-field estimate for the segment's
     first step, when that step applies one (otherwise empty: no file).
+    ``missing_chunks`` goes to :func:`~hcs_steps.plate.open_well`. With ``on_bad_well="skip"``
+    a well whose input cannot be read, or that an earlier job skipped, is published as
+    skipped (:mod:`hcs_steps.plate.skipped`) instead of failing the job; the segment that
+    finds the fault, or the one reading the plate's input (``reads_input_plate``: a well the
+    ingest skipped), records why in ``field_qc``.
     """
+    from hcs_steps.plate.reader import well_directory
+    from hcs_steps.plate.skipped import skipped_reason
+
+    with job_logger(log) as logger:
+        outputs = {"output_plates": output_plates, "measurements": measurements}
+        upstream = skipped_reason(well_directory(input_plate, well))
+        if upstream is not None:
+            record = reads_input_plate  # the ingest, which skipped it, records nothing
+            skip_well(spec, plate, well, **outputs, reason=upstream, record=record, logger=logger)
+            return
+        try:
+            _stream_well(
+                spec,
+                plate=plate,
+                well=well,
+                output_plates=output_plates,
+                input_plate=input_plate,
+                measurements=measurements,
+                channel_names=channel_names,
+                logger=logger,
+                plugins=plugins,
+                provenance=provenance,
+                threads=threads,
+                illumination=illumination,
+                missing_chunks=missing_chunks,
+            )
+        except BadInput as error:
+            if on_bad_well != "skip":
+                raise error.__cause__ from None
+            skip_well(spec, plate, well, **outputs, reason=str(error), record=True, logger=logger)
+
+
+def _stream_well(
+    spec,
+    *,
+    plate,
+    well,
+    input_plate,
+    output_plates,
+    measurements,
+    channel_names,
+    logger,
+    plugins,
+    provenance,
+    threads,
+    illumination,
+    missing_chunks,
+) -> None:
     from hcs_steps import plate as plates
     from hcs_steps.workflow.flatfield_job import read_illumination
 
@@ -387,67 +444,62 @@ def run_segment(
     if illumination:
         estimates[spec["steps"][0]["name"]] = read_illumination(str(illumination))
 
-    with job_logger(log) as logger:
-        source = plates.open_well(input_plate, well, channels=list(channel_names))
-        logger.info(
-            "plate %s well %s: %s %s from %s", plate, well, source.shape, source.dtype, input_plate
+    try:
+        source = plates.open_well(
+            input_plate, well, channels=list(channel_names), missing_chunks=missing_chunks
         )
-        tables = {kind: [] for kind in TABLE_KINDS}
-        with contextlib.ExitStack() as held:
-            device, implementations = held.enter_context(
-                segment_session(spec, well=well, plugins=plugins, logger=logger, threads=threads)
-            )
-            writers = {
-                name: held.enter_context(
-                    plates.WellWriter(
-                        output_plates[name],
-                        well,
-                        fields=source.shape[0],
-                        channel_names=list(channel_names),
-                        provenance={
-                            **(provenance or {}),
-                            "segment": spec,
-                            "step": name,
-                            "well": well,
-                        },
-                    )
-                )
-                for name in spec["written"]
-            }
-            labelled = {}
-            for field in range(source.shape[0]):
-                results, objects = process_field(
-                    source.read,
-                    field,
-                    spec,
-                    channel_names,
-                    device,
-                    implementations,
-                    tables,
-                    logger,
-                    estimates,
-                )
-                for name, stacks in results.items():
-                    labels = objects if name == labels_step(spec) else None
-                    writers[name].write_field(_field_channels(well, field, name, stacks), labels)
-                labelled |= dict.fromkeys(objects)
-            for name, writer in writers.items():
-                writer.publish()
-                shape, dtype = writer.shape_dtype
-                logger.info(
-                    "wrote step %s: %s %s to %s",
-                    name,
-                    (source.shape[0], len(channel_names), *shape),
-                    dtype,
+    except plates.PlateDataError as error:
+        raise BadInput(str(error)) from error
+    logger.info(
+        "plate %s well %s: %s %s from %s", plate, well, source.shape, source.dtype, input_plate
+    )
+    tables = {kind: [] for kind in TABLE_KINDS}
+    read = input_reader(source, channel_names, missing_chunks, tables, logger)
+    with contextlib.ExitStack() as held:
+        device, implementations = held.enter_context(
+            segment_session(spec, well=well, plugins=plugins, logger=logger, threads=threads)
+        )
+        writers = {
+            name: held.enter_context(
+                plates.WellWriter(
                     output_plates[name],
+                    well,
+                    fields=source.shape[0],
+                    channel_names=list(channel_names),
+                    provenance={
+                        **(provenance or {}),
+                        "segment": spec,
+                        "step": name,
+                        "well": well,
+                    },
                 )
-            if labelled:
-                logger.info(
-                    "wrote labels %s of each field with step %s",
-                    ", ".join(labelled),
-                    labels_step(spec),
-                )
-        for kind, frame in _tidy_tables(tables, plate, well).items():
-            if kind in measurements:
-                write_table(frame, kind, measurements[kind], plate=plate, well=well)
-                logger.info("wrote %d %s rows to %s", len(frame), kind, measurements[kind])
+            )
+            for name in spec["written"]
+        }
+        labelled = {}
+        for field in range(source.shape[0]):
+            results, objects = process_field(
+                read, field, spec, channel_names, device, implementations, tables, logger, estimates
+            )
+            for name, stacks in results.items():
+                labels = objects if name == labels_step(spec) else None
+                writers[name].write_field(_field_channels(well, field, name, stacks), labels)
+            labelled |= dict.fromkeys(objects)
+        for name, writer in writers.items():
+            writer.publish()
+            shape, dtype = writer.shape_dtype
+            logger.info(
+                "wrote step %s: %s %s to %s",
+                name,
+                (source.shape[0], len(channel_names), *shape),
+                dtype,
+                output_plates[name],
+            )
+        if labelled:
+            logger.info(
+                "wrote labels %s of each field with step %s", ", ".join(labelled), labels_step(spec)
+            )
+    for kind, frame in _tidy_tables(tables, plate, well).items():
+        if kind in measurements:
+            write_table(frame, kind, measurements[kind], plate=plate, well=well)
+            logger.info("wrote %d %s rows to %s", len(frame), kind, measurements[kind])

@@ -7,6 +7,12 @@ tables of ``measure_objects`` are wide: ``features`` (``plane, label``) and
 ``feature_summary`` (``plane``) are followed by one column per feature, named by the step
 (``nuclei_area``, ``nuclei_mean_DAPI``); their ``channel`` is the one the objects were found
 in.
+
+What went wrong with a well's input is recorded in ``field_qc`` too, flagged, with the step
+:data:`INPUT_STEP`: a well skipped for bad data (``on_bad_well: skip``; it then has no
+other rows, so it can never read as a count of zero) and chunks read as fill values
+(``missing_chunks: fill``). The report shows that table, and ``qc.exclude_flagged_fields``
+leaves such fields out of the summary like any flagged field.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ FEATURE_COLUMNS = {"features": ["plane", "label"], "feature_summary": ["plane"]}
 TABLE_KINDS = (*MEASUREMENT_COLUMNS, *FEATURE_COLUMNS)
 KEY_COLUMNS = ["plate", "well", "field", "channel", "step"]
 SUMMARY_COLUMNS = ["plate", "well", "step", "channel", "measurement", "value"]
+INPUT_STEP = "(input)"  # not a pipeline name (those start with a letter)
 
 
 def empty_table(kind: str) -> pd.DataFrame:
@@ -39,6 +46,30 @@ def empty_table(kind: str) -> pd.DataFrame:
         {
             column: pd.Series(dtype="object" if column in text else "float64")
             for column in KEY_COLUMNS + _fixed_columns(kind)
+        }
+    )
+
+
+def input_record(reason: str, field: int | None = None, channel: str = "") -> pd.DataFrame:
+    """A flagged ``field_qc`` row saying what was wrong with a well's input (see above).
+
+    ``field`` is ``None`` for the whole well (a skipped well).
+
+    Examples
+    --------
+    >>> row = input_record("well skipped: chunk c/0/0/0/0 is missing")
+    >>> row[["field", "step", "flagged"]].values.tolist()
+    [[nan, '(input)', True]]
+    """
+    return pd.DataFrame(
+        {
+            "field": [float("nan") if field is None else field],
+            "channel": [channel],
+            "step": [INPUT_STEP],
+            "focus_score": [float("nan")],
+            "saturated_fraction": [float("nan")],
+            "flagged": [True],
+            "flag_reason": [reason],
         }
     )
 

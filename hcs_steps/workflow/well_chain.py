@@ -27,6 +27,7 @@ class SegmentRun:
     output_plates: dict[str, str]
     measurements: dict[str, str]
     log: str
+    reading: dict  # how it reads its wells: channel names, missing chunks, bad wells
     illumination: str | list = ()  # the flat-field estimate its first step reads, if any
 
 
@@ -71,7 +72,7 @@ def run_well_chain(
             input_plate=segment.input_plate,
             output_plates=segment.output_plates,
             measurements=segment.measurements,
-            channel_names=list(plate.channel_names),
+            **segment.reading,
             log=segment.log,
             plugins=plugins,
             provenance=provenance,

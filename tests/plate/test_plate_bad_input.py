@@ -158,6 +158,26 @@ def test_image_with_a_time_axis_longer_than_one_is_refused(tmp_path):
         read_well(tmp_path / "p.zarr", "B02")
 
 
+@pytest.mark.parametrize("index", [8, -1, "0", None])
+def test_plate_metadata_with_a_well_index_outside_its_rows(plate, index):
+    meta_file = plate / "zarr.json"
+    meta = json.loads(meta_file.read_text())
+    meta["attributes"]["ome"]["plate"]["wells"][1]["rowIndex"] = index
+    meta_file.write_text(json.dumps(meta))
+    message = rf"plate {plate}: well 'B/03' has rowIndex {index!r} .* the plate has \d+ rows"
+    with pytest.raises(PlateDataError, match=message):
+        open_plate(plate)
+
+
+def test_plate_metadata_with_a_well_index_that_contradicts_its_path(plate):
+    meta_file = plate / "zarr.json"
+    meta = json.loads(meta_file.read_text())
+    meta["attributes"]["ome"]["plate"]["wells"][1]["rowIndex"] = 7  # row H, path B/03
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(PlateDataError, match="well 'B/03' .* its path must be 'H/03'"):
+        open_plate(plate)
+
+
 def test_plate_metadata_listing_a_missing_well(plate):
     shutil.rmtree(plate / "B" / "03")
     with pytest.raises(ValueError, match="'B/03' not found"):

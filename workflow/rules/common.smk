@@ -104,11 +104,20 @@ def segment_input_well(segment):
 
     def input_well(wildcards):
         if segment.index == 0:  # the plate's own path for it, which may be unpadded
-            return PLATES[wildcards.plate].input_well(well_name(wildcards))
+            return PLATES[wildcards.plate].first_segment_input(well_name(wildcards))
         plate = segment_input_plate(segment)(wildcards)
         return paths.well_in(plate, wildcards.row, wildcards.column)
 
     return input_well
+
+
+def segment_reading(segment):
+    """A params function: how a segment reads its wells (PlateInput.reading)."""
+
+    def reading(wildcards):
+        return PLATES[wildcards.plate].reading(segment.index == 0)
+
+    return reading
 
 
 def segment_output_plates(segment):

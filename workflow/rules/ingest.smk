@@ -5,6 +5,8 @@
 if not WELL_CHAIN:
 
     rule ingest_well:
+        input:
+            ingest_input,
         output:
             ingested_well_output(),
         log:

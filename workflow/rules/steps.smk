@@ -32,9 +32,9 @@ if not WELL_CHAIN:
                     input_plate=params.input_plate,
                     output_plates=params.output_plates,
                     measurements=by_table_kind(output),
-                    channel_names=params.channels,
                     log=log[0],
                     plugins=config["plugins"],
                     provenance={"hcs_steps_version": params.version},
                     illumination=params.illumination,
+                    **params.reading,
                 )

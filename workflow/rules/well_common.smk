@@ -41,7 +41,7 @@ def segment_params(segment):
         "version": VERSION,
         "input_plate": segment_input_plate(segment),
         "output_plates": segment_output_plates(segment),
-        "channels": plate_channels,
+        "reading": segment_reading(segment),
         "illumination": segment_illumination(segment),
     }
 
@@ -57,6 +57,12 @@ def ingested_well_output():
 
 def ingest_log():
     return paths.log("{plate}", "ingest_well", "{row}{column}")
+
+
+def ingest_input(wildcards):
+    """An input function: with on_bad_well: skip, the well's source files (a fixed file
+    then re-ingests a skipped well)."""
+    return PLATES[wildcards.plate].ingest_input(well_name(wildcards))
 
 
 def ingest_source(wildcards):
@@ -131,6 +137,7 @@ def chain_inputs(ingests):
             source for segment in PLAN.segments for source in segment_inputs(segment)
         ]
         sources += well_table_inputs().values()
+        sources += [ingest_input] if ingests else []
         read = []
         for source in sources:
             found = source(wildcards) if callable(source) else source
@@ -186,6 +193,7 @@ def run_chain_job(wildcards, params, output, log):
                 kind: output[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS
             },
             log=log[planned.rule_name],
+            reading=segment["reading"],
             illumination=segment["illumination"],
         )
         for planned, segment in zip(PLAN.segments, params.segments)
