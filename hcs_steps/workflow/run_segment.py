@@ -333,6 +333,7 @@ def run_segment(
                             "segment": spec,
                             "step": name,
                             "well": well,
+                            "device": str(device),
                         },
                     )
                 )

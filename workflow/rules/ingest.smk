@@ -3,7 +3,9 @@
 
 rule ingest_well:
     output:
-        directory(paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")),
+        paths.well_metadata(
+            paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")
+        ),
     log:
         paths.log("{plate}", "ingest_well", "{row}{column}"),
     group:

@@ -11,7 +11,9 @@ for segment in PLAN.segments:
             segment_input_well(segment),
         output:
             *[
-                directory(paths.step_well("{plate}", name, "{row}", "{column}"))
+                paths.well_metadata(
+                    paths.step_well("{plate}", name, "{row}", "{column}")
+                )
                 for name in segment.written
             ],
             counts=paths.segment_measurements(

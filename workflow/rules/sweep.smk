@@ -31,7 +31,7 @@ for segment in PLAN.segments:
             sweep_segment_input_well(segment),
         output:
             *[
-                directory(
+                paths.well_metadata(
                     paths.well_in(
                         paths.chain_step_plate("{plate}", "{chain}", name),
                         "{row}",
