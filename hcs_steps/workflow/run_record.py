@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from hcs_steps.plate.atomic import write_with
+from hcs_steps.plate.errors import PlateDataError
 from hcs_steps.plate.provenance import recorded_provenance, well_checksum
 
 RUN_ID_LENGTH = 12
@@ -102,6 +103,17 @@ def _row(plate, well, segment, step, written, input_checksum, record) -> dict:
     }
 
 
+def _segment_spec(records: dict[str, dict], segment: SegmentPlates, well: str) -> dict:
+    """The segment as it ran, from its first written well's provenance."""
+    step, record = next(iter(records.items()))
+    if "segment" not in record:
+        raise PlateDataError(
+            f"{segment.written[step]}, well {well}: no hcs-steps segment provenance in the "
+            "well's zarr.json; it was not written by this workflow (rerun its segment)"
+        )
+    return record["segment"]
+
+
 def steps_table(
     plate: str, wells: list[str], segments: list[SegmentPlates], ingested: str | None = None
 ) -> pd.DataFrame:
@@ -123,7 +135,7 @@ def steps_table(
             records = {
                 name: recorded_provenance(path, well) for name, path in segment.written.items()
             }
-            spec = next(iter(records.values()))["segment"]
+            spec = _segment_spec(records, segment, well)
             for step in spec["steps"]:
                 written = step["name"] in records
                 record = records[step["name"]] if written else next(iter(records.values()))

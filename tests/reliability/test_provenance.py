@@ -22,8 +22,6 @@ from workflow_support import (
 
 from hcs_steps.plate import array_checksum, read_well
 
-pytestmark = pytest.mark.slow
-
 
 def records(workdir, plate="tiny"):
     return sorted((workdir / "results" / plate / "provenance").iterdir())
@@ -35,6 +33,7 @@ def with_sigma(sigma: float) -> list[dict]:
     return pipeline
 
 
+@pytest.mark.slow
 def test_one_record_per_run_and_a_changed_config_keeps_the_older(tmp_path):
     plate = tmp_path / "tiny.zarr"
     build_tiny_plate(plate)
@@ -88,6 +87,7 @@ def test_one_record_per_run_and_a_changed_config_keeps_the_older(tmp_path):
     assert len(records(workdir)) == 2
 
 
+@pytest.mark.slow
 def test_each_plate_of_a_run_has_its_own_record(tmp_path):
     plates = {}
     for name, wells in (("left", ["B02", "B03"]), ("right", ["C02"])):
@@ -101,3 +101,16 @@ def test_each_plate_of_a_run_has_its_own_record(tmp_path):
         [record] = records(tmp_path / "work", name)
         steps = pd.read_csv(record / "steps.csv")
         assert set(steps["plate"]) == {name} and set(steps["well"]) == wells
+
+
+def test_a_result_well_without_segment_provenance_is_named(tmp_path):
+    from hcs_steps.plate import PlateDataError, write_well
+    from hcs_steps.workflow.run_record import SegmentPlates, steps_table
+
+    plate = tmp_path / "tiny.zarr"
+    build_tiny_plate(plate, wells=["B02"])
+    foreign = tmp_path / "smooth.zarr"
+    write_well(foreign, "B02", read_well(plate, "B02"), channel_names=["nuclei", "membrane"])
+    segments = [SegmentPlates("smooth", str(plate), {"smooth": str(foreign)})]
+    with pytest.raises(PlateDataError, match=r"smooth\.zarr, well B02: no hcs-steps segment"):
+        steps_table("tiny", ["B02"], segments)

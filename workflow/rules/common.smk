@@ -239,3 +239,13 @@ def provenance_wells(wildcards):
         for plate in plates
         for row, column in plate_wells(wildcards.plate)
     ]
+
+
+def run_record_job(plate, output, log):
+    """The run_record rule's body: the plate's record of this run (config, versions, steps)."""
+    ingested = paths.ingested_plate(plate) if PLATES[plate].ingest else None
+    outputs = {name: output[name] for name in RECORD_FILES}
+    segments = record_segments(plate)
+    jobs.run_record(
+        config, VERSIONS, plate, PLATES[plate].wells, segments, ingested, outputs, log
+    )

@@ -28,17 +28,4 @@ rule run_record:
     log:
         paths.log("{plate}", "run_record", RUN_ID),
     run:
-        jobs.run_record(
-            config,
-            VERSIONS,
-            wildcards.plate,
-            PLATES[wildcards.plate].wells,
-            record_segments(wildcards.plate),
-            (
-                paths.ingested_plate(wildcards.plate)
-                if PLATES[wildcards.plate].ingest
-                else None
-            ),
-            {name: output[name] for name in RECORD_FILES},
-            log[0],
-        )
+        run_record_job(wildcards.plate, output, log[0])
