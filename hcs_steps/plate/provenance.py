@@ -69,3 +69,51 @@ def array_checksum(data: np.ndarray) -> str:
     checksum = StreamingChecksum(data.dtype, data.shape)
     checksum.update(data)
     return checksum.hexdigest()
+
+
+def recorded_provenance(plate, well: str) -> dict:
+    """The provenance hcs-steps wrote with ``well`` of ``plate`` (``{}`` for a foreign well).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hcs_steps.plate import write_well
+    >>> plate = tempfile.mkdtemp() + "/p.zarr"
+    >>> _ = write_well(plate, "B03", np.ones((1, 1, 1, 2, 2), np.uint8), channel_names=["a"],
+    ...                provenance={"step": "demo"})
+    >>> recorded_provenance(plate, "B03")["step"]
+    'demo'
+    """
+    from hcs_steps.plate import ngff
+    from hcs_steps.plate.reader import well_directory
+
+    attributes = ngff.read_attributes(well_directory(plate, well))[1]
+    return (attributes.get("hcs_steps") or {}).get("provenance") or {}
+
+
+def well_checksum(plate, well: str) -> str:
+    """:func:`array_checksum` of a whole well: the one recorded with it, else computed.
+
+    A foreign plate's well is read field by field and channel by channel (never whole).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hcs_steps.plate import write_well
+    >>> data = np.arange(8, dtype=np.uint16).reshape(2, 1, 1, 2, 2)
+    >>> plate = tempfile.mkdtemp() + "/p.zarr"
+    >>> _ = write_well(plate, "B03", data, channel_names=["a"])
+    >>> well_checksum(plate, "B03") == array_checksum(data)
+    True
+    """
+    recorded = recorded_provenance(plate, well).get("output_checksum")
+    if recorded:
+        return recorded
+    from hcs_steps.plate.reader import open_well
+
+    images = open_well(plate, well)
+    checksum = StreamingChecksum(images.dtype, images.shape)
+    for field in range(images.shape[0]):
+        for channel in range(images.shape[1]):
+            checksum.update(images.read(field, channel))
+    return checksum.hexdigest()

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-
 from hcs_steps.workflow import tables
 from hcs_steps.workflow.joblog import job_logger
 from hcs_steps.workflow.sources import PlateInput
@@ -177,19 +173,16 @@ def heatmaps(summary: str, out_dir: str, plate: PlateInput, layout, log: str) ->
         logger.info("wrote %d heatmaps to %s", len(written), out_dir)
 
 
-def software_versions(out: str, log: str) -> None:
-    from hcs_steps.workflow.versions import versions_table
+def run_record(
+    config: dict, versions, plate: str, wells, segments, ingested, outputs: dict, log: str
+) -> None:
+    """A plate's provenance record of this run (see :mod:`hcs_steps.workflow.run_record`):
+    the config and the versions (``versions_table()``) its run id was derived from."""
+    from hcs_steps.workflow import run_record
 
     with job_logger(log) as logger:
-        table = versions_table()
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out, index=False)
-        logger.info("%d software versions", len(table))
-
-
-def config_copy(config: dict, out: str, log: str) -> None:
-    """The validated config, defaults filled in, as the run used it."""
-    with job_logger(log) as logger:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(yaml.safe_dump(config, sort_keys=False))
-        logger.info("wrote %s", out)
+        steps = run_record.steps_table(plate, list(wells), segments, ingested)
+        run_record.write_run_record(config, versions, steps, outputs)
+        logger.info(
+            "%s: %d steps of %d wells recorded in %s", plate, len(steps), len(wells), outputs
+        )

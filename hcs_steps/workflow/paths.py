@@ -9,6 +9,8 @@ Examples
 --------
 >>> step_well("demo", "count", "B", "03")
 'results/demo/steps/count.zarr/B/03'
+>>> well_metadata(step_well("demo", "count", "B", "03"))
+'results/demo/steps/count.zarr/B/03/zarr.json'
 >>> well_table("{plate}", "{row}", "{column}", "counts")
 'results/{plate}/tables/wells/{row}{column}.counts.parquet'
 """
@@ -33,6 +35,17 @@ def well_in(plate_path: str, row: str, column: str) -> str:
 
 def step_well(plate: str, step: str, row: str, column: str) -> str:
     return well_in(step_plate(plate, step), row, column)
+
+
+def well_metadata(well_path: str) -> str:
+    """The file that stands for a written well in the rules: its group metadata.
+
+    Declaring the well directory itself (``directory()``) makes Snakemake put a
+    ``.snakemake_timestamp`` file inside the OME-Zarr well group. hcs-steps writes every
+    result plate as NGFF 0.5 (zarr v3), whose group metadata is ``zarr.json``; it is
+    published with the rest of the well, so it exists exactly when the well is complete.
+    """
+    return f"{well_path}/zarr.json"
 
 
 def measurements_dir(plate: str, segment: str) -> str:
@@ -112,12 +125,9 @@ def sweep_plots(plate: str) -> str:
     return f"{sweep_dir(plate)}/plots"
 
 
-def versions() -> str:
-    return f"{RESULTS}/software_versions.csv"
-
-
-def config_copy() -> str:
-    return f"{RESULTS}/config.yaml"
+def run_record(plate: str, run: str, name: str) -> str:
+    """A file of a plate's provenance record of one run (see hcs_steps.workflow.run_record)."""
+    return f"{RESULTS}/{plate}/provenance/{run}/{name}"
 
 
 def log(plate: str, rule: str, name: str) -> str:

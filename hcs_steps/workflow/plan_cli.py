@@ -89,8 +89,8 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
     lines += [
         "",
         f"other per-well rules (group 'well'): ingest_well, well_tables; resources: {extra}",
-        "plate rules (localrules): plate_metadata, plate_tables, heatmaps, software_versions, "
-        "config_copy; resources: -",
+        "plate rules (localrules): plate_metadata, plate_tables, heatmaps, run_record; "
+        "resources: -",
     ]
     return "\n".join(lines)
 

@@ -176,7 +176,11 @@ def record_moved(outputs: list[Path], configfile: str, root: Path = Path(".")) -
     """
     if not outputs:
         return
-    targets = [str(path.relative_to(root)) for path in outputs]
+    # a well is the output of its rule through its metadata file (paths.well_metadata)
+    targets = [
+        paths.well_metadata(str(relative)) if path.is_dir() else str(relative)
+        for path, relative in ((path, path.relative_to(root)) for path in outputs)
+    ]
     result = snakemake(configfile, "--touch", *targets, root=root)
     if result.returncode != 0:
         raise RuntimeError(

@@ -471,6 +471,7 @@ def _stream_well(
                         "segment": spec,
                         "step": name,
                         "well": well,
+                        "device": str(device),
                     },
                 )
             )

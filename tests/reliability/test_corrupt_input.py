@@ -27,7 +27,7 @@ from workflow_support import (
 )
 
 from hcs_steps.plate import open_plate, plate_well_path
-from hcs_steps.plate.skipped import SKIPPED_FILE
+from hcs_steps.plate.skipped import skipped_reason
 
 pytestmark = pytest.mark.slow
 
@@ -139,7 +139,7 @@ def test_a_skipped_well_is_recorded_and_computed_once_its_data_is_fixed(tmp_path
     steps = tmp_path / "results/tiny/steps"
     for step_plate in steps.glob("*.zarr"):
         assert open_plate(step_plate).wells == ["B02", "C02"]
-        assert (plate_well_path(step_plate, "B03") / SKIPPED_FILE).is_file()
+        assert skipped_reason(plate_well_path(step_plate, "B03")) is not None
     job_log = (tmp_path / "logs/tiny").rglob("*B03.log")
     assert any("skipped (on_bad_well: skip)" in p.read_text() for p in job_log)
 

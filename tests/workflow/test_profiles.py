@@ -78,5 +78,6 @@ def test_a_local_run_limits_gpu_jobs_to_the_gpu_slots(
     monkeypatch.setenv("HCS_STEPS_VISIBLE_GPUS", "0,1")
     monkeypatch.setenv("HCS_STEPS_JOBS_PER_GPU", "2")
     write_config(tmp_path, make_config(tiny_plate, gpu=False))
-    result = run_snakemake(tmp_path, "results/config.yaml", *extra)
+    # one well's result: a small target (the run's config copy is per plate and run now)
+    result = run_snakemake(tmp_path, "results/tiny/steps/count.zarr/B/02/zarr.json", *extra)
     assert f'Provided resources: gpu=Resource("gpu", {limit})' in result.stdout + result.stderr

@@ -98,7 +98,7 @@ def test_single_well_rerun_is_byte_identical_and_alone(unfused_run):
 
     before, stamps = outputs(), mtimes_under(results)
     # one segment of one well, by its target path
-    target = results / "steps" / "count.zarr" / "B" / "03"
+    target = results / "steps" / "count.zarr" / "B" / "03" / "zarr.json"
     result = run_snakemake(workdir, "-f", str(target.relative_to(workdir)))
     assert job_counts(result) == {"segment_count": 1}
     # the whole chain of one well: force everything its table depends on

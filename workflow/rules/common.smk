@@ -7,10 +7,11 @@ from hcs_steps.workflow import jobs, paths
 from hcs_steps.workflow.config import validate_config
 from hcs_steps.workflow.gpu_slots import slot_count
 from hcs_steps.workflow.plan import build_plan, well_resources
+from hcs_steps.workflow.run_record import RECORD_FILES, SegmentPlates, run_id
 from hcs_steps.workflow.run_segment import run_segment
 from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.tables import TABLE_KINDS
-from hcs_steps.workflow.versions import hcs_steps_version
+from hcs_steps.workflow.versions import hcs_steps_version, versions_table
 
 # Refused here, before any job runs, with the config key at fault in the message.
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
@@ -25,6 +26,8 @@ WRITTEN_STEPS = [name for segment in PLAN.segments for name in segment.written]
 # submitted (--jobs, which Snakemake needs for a non-local executor and turns into --cores
 # for a local one), or this is a submitted job (remote mode), so both know the same rules.
 WELL_CHAIN = workflow.nodes is not None or workflow.remote_exec
+VERSIONS = versions_table()
+RUN_ID = run_id(config, VERSIONS)
 
 # The local GPU limit: as many GPU jobs at once as hcs-steps has GPU slots. It cannot live in
 # profiles/default, which would also replace the limit of `--profile profiles/slurm-gpu`.
@@ -66,8 +69,7 @@ localrules:
     plate_qc,
     screen_summary,
     heatmaps,
-    software_versions,
-    config_copy,
+    run_record,
 
 
 wildcard_constraints:
@@ -99,14 +101,27 @@ def segment_input_plate(segment):
     return input_plate
 
 
+def first_input_well(wildcards):
+    """What the first segment reads of a well: the ingested well's metadata (the ingest
+    rule's output), or the well of the plate as given: its directory (its own path for the
+    well, which may be unpadded, and any zarr version), or with on_bad_well: skip every
+    file in it (PlateInput.first_segment_input)."""
+    plate = PLATES[wildcards.plate]
+    if plate.ingest:
+        return paths.well_metadata(plate.input_well(well_name(wildcards)))
+    return plate.first_segment_input(well_name(wildcards))
+
+
 def segment_input_well(segment):
-    """An input function: the well directory a segment reads."""
+    """An input function: the well a segment reads (the metadata file of a result well)."""
 
     def input_well(wildcards):
-        if segment.index == 0:  # the plate's own path for it, which may be unpadded
-            return PLATES[wildcards.plate].first_segment_input(well_name(wildcards))
+        if segment.index == 0:
+            return first_input_well(wildcards)
         plate = segment_input_plate(segment)(wildcards)
-        return paths.well_in(plate, wildcards.row, wildcards.column)
+        return paths.well_metadata(
+            paths.well_in(plate, wildcards.row, wildcards.column)
+        )
 
     return input_well
 
@@ -136,7 +151,10 @@ def plate_channels(wildcards):
 def result_wells(wildcards):
     """Every selected well of the plate ``results/{plate}/{result}.zarr`` (for its metadata)."""
     plate_path = f"{paths.RESULTS}/{wildcards.plate}/{wildcards.result}.zarr"
-    return [paths.well_in(plate_path, r, c) for r, c in plate_wells(wildcards.plate)]
+    return [
+        paths.well_metadata(paths.well_in(plate_path, r, c))
+        for r, c in plate_wells(wildcards.plate)
+    ]
 
 
 def well_measurements(kind):
@@ -163,15 +181,18 @@ def plate_well_tables(kind):
 
 def final_outputs():
     """What `snakemake` builds by default: every plate's results, tables, heatmaps, report files."""
-    targets = [paths.versions(), paths.config_copy()]
+    targets = []
     for plate in PLATES:
+        targets += [
+            paths.run_record(plate, RUN_ID, name) for name in RECORD_FILES.values()
+        ]
         targets += [
             f"{paths.step_plate(plate, name)}/zarr.json" for name in WRITTEN_STEPS
         ]
         # Every result well is a target of its own: Snakemake accepts a missing
         # intermediate file under an existing plate, so a deleted well would stay deleted.
         targets += [
-            paths.step_well(plate, name, row, column)
+            paths.well_metadata(paths.step_well(plate, name, row, column))
             for name in WRITTEN_STEPS
             for row, column in plate_wells(plate)
         ]
@@ -212,3 +233,36 @@ def plate_layout_file(wildcards):
     """The plate's layout CSV as an input (edits rerun the tables), or nothing."""
     layout = PLATES[wildcards.plate].layout
     return [layout] if layout else []
+
+
+def record_segments(plate):
+    """Each segment's input plate and result plates, for the plate's run record."""
+    input_plate = PLATES[plate].input_plate
+    segments = []
+    for segment in PLAN.segments:
+        written = {name: paths.step_plate(plate, name) for name in segment.written}
+        segments.append(SegmentPlates(segment.name, input_plate, written))
+        input_plate = written[segment.output_step]
+    return segments
+
+
+def provenance_wells(wildcards):
+    """Every result well of the plate (ingested ones too): what its run record reads."""
+    plates = [paths.step_plate(wildcards.plate, name) for name in WRITTEN_STEPS]
+    if PLATES[wildcards.plate].ingest:
+        plates.append(paths.ingested_plate(wildcards.plate))
+    return [
+        paths.well_metadata(paths.well_in(plate, row, column))
+        for plate in plates
+        for row, column in plate_wells(wildcards.plate)
+    ]
+
+
+def run_record_job(plate, output, log):
+    """The run_record rule's body: the plate's record of this run (config, versions, steps)."""
+    ingested = paths.ingested_plate(plate) if PLATES[plate].ingest else None
+    outputs = {name: output[name] for name in RECORD_FILES}
+    segments = record_segments(plate)
+    jobs.run_record(
+        config, VERSIONS, plate, PLATES[plate].wells, segments, ingested, outputs, log
+    )

@@ -1,27 +1,31 @@
-# What the run used: the validated config and the software versions, for snakemake --report.
+# What each plate's results came from, per plate and per run (hcs_steps.workflow.run_record):
+# the validated config, the software versions and how every well and step was made. The
+# run id is in the path, so an earlier run's record stays when the config changes.
 
 
-rule software_versions:
+rule run_record:
+    input:
+        wells=provenance_wells,
     output:
-        report(
-            paths.versions(),
+        config=report(
+            paths.run_record("{plate}", RUN_ID, RECORD_FILES["config"]),
+            caption="../report/config.rst",
+            category="Run",
+            subcategory="{plate}",
+        ),
+        versions=report(
+            paths.run_record("{plate}", RUN_ID, RECORD_FILES["versions"]),
             caption="../report/versions.rst",
             category="Run",
+            subcategory="{plate}",
+        ),
+        steps=report(
+            paths.run_record("{plate}", RUN_ID, RECORD_FILES["steps"]),
+            caption="../report/steps.rst",
+            category="Run",
+            subcategory="{plate}",
         ),
     log:
-        f"{paths.LOGS}/software_versions.log",
-    params:
-        version=VERSION,
+        paths.log("{plate}", "run_record", RUN_ID),
     run:
-        jobs.software_versions(output[0], log[0])
-
-
-rule config_copy:
-    output:
-        report(paths.config_copy(), caption="../report/config.rst", category="Run"),
-    log:
-        f"{paths.LOGS}/config_copy.log",
-    params:
-        config=config,
-    run:
-        jobs.config_copy(params.config, output[0], log[0])
+        run_record_job(wildcards.plate, output, log[0])

@@ -32,7 +32,7 @@ for segment in PLAN.segments:
             segment_illumination(segment),
         output:
             *[
-                directory(
+                paths.well_metadata(
                     paths.well_in(
                         paths.chain_step_plate("{plate}", "{chain}", name),
                         "{row}",

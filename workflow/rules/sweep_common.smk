@@ -25,10 +25,12 @@ def sweep_segment_input_plate(segment):
 
 def sweep_segment_input_well(segment):
     def input_well(wildcards):
-        if segment.index == 0:  # the plate's own path for it, which may be unpadded
-            return PLATES[wildcards.plate].input_well(well_name(wildcards))
+        if segment.index == 0:
+            return first_input_well(wildcards)
         plate = sweep_segment_input_plate(segment)(wildcards)
-        return paths.well_in(plate, wildcards.row, wildcards.column)
+        return paths.well_metadata(
+            paths.well_in(plate, wildcards.row, wildcards.column)
+        )
 
     return input_well
 

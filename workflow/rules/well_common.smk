@@ -13,9 +13,10 @@ def segment_inputs(segment):
 
 
 def segment_well_outputs(segment):
-    """The result wells a segment writes, one per written step."""
+    """The result wells a segment writes, one per written step, each by its metadata file
+    (paths.well_metadata: no .snakemake_timestamp inside an OME-Zarr well)."""
     return [
-        directory(paths.step_well("{plate}", name, "{row}", "{column}"))
+        paths.well_metadata(paths.step_well("{plate}", name, "{row}", "{column}"))
         for name in segment.written
     ]
 
@@ -50,7 +51,7 @@ def segment_params(segment):
 
 
 def ingested_well_output():
-    return directory(
+    return paths.well_metadata(
         paths.well_in(paths.ingested_plate("{plate}"), "{row}", "{column}")
     )
 
