@@ -25,16 +25,4 @@ if not WELL_CHAIN:
             params:
                 **segment_params(segment),
             run:
-                run_segment(
-                    params.segment,
-                    plate=wildcards.plate,
-                    well=well_name(wildcards),
-                    input_plate=params.input_plate,
-                    output_plates=params.output_plates,
-                    measurements=by_table_kind(output),
-                    log=log[0],
-                    plugins=config["plugins"],
-                    provenance={"hcs_steps_version": params.version},
-                    illumination=params.illumination,
-                    **params.reading,
-                )
+                run_segment_job(wildcards, params, output, log)

@@ -7,8 +7,8 @@ from hcs_steps.workflow.well_chain import SegmentRun, TablesRun, run_well_chain
 
 
 def segment_inputs(segment):
-    """What a segment's rule reads (input functions of the wildcards): its input well, and
-    the plate's flat-field estimate where its first step applies one."""
+    """What a segment reads (input functions of the wildcards): its input well, and the
+    plate's flat-field estimate where its first step applies one."""
     return [segment_input_well(segment), segment_illumination(segment)]
 
 
@@ -29,6 +29,23 @@ def segment_measurement_outputs(segment):
         )
         for kind in TABLE_KINDS
     }
+
+
+def run_segment_job(wildcards, params, output, log):
+    """A segment rule's body: run_segment with what the rule declared."""
+    run_segment(
+        params.segment,
+        plate=wildcards.plate,
+        well=well_name(wildcards),
+        input_plate=params.input_plate,
+        output_plates=params.output_plates,
+        measurements=by_table_kind(output),
+        log=log[0],
+        plugins=config["plugins"],
+        provenance={"hcs_steps_version": params.version},
+        illumination=params.illumination,
+        **params.reading,
+    )
 
 
 def segment_log(segment):
