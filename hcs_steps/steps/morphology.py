@@ -25,6 +25,8 @@ from hcs_steps import memory as mem
 from hcs_steps.steps.params import check_number
 
 STEP = "tophat"
+# Rows of a (downsampled) plane the torch top-hat filters at a time: its scratch per stage.
+TORCH_ROW_BLOCK = 128
 
 
 def check_tophat_parameters(params: Mapping[str, object]) -> None:
@@ -69,17 +71,24 @@ def _checked(stack, selem_radius, downsample_factor) -> int:
 
 
 def _tophat_scipy_like(xp, ndimage, stack, radius: int, f: int):
-    """The four stages with a numpy-like namespace ``xp`` and its scipy-like ``ndimage``."""
-    z, height, width = stack.shape
-    padded = xp.pad(stack, ((0, 0), (0, -height % f), (0, -width % f)), mode="edge")
-    small = padded.reshape(z, padded.shape[1] // f, f, padded.shape[2] // f, f).min(axis=(2, 4))
-    # One plane at a time: the footprint has no reach along Z.
+    """The four stages with a numpy-like namespace ``xp`` and its scipy-like ``ndimage``,
+    one plane at a time into the output: the footprint has no reach along Z, so each plane
+    alone gives the same values, and the scratch (padding, the grown background) is a
+    plane's, not the stack's."""
+    _, height, width = stack.shape
     footprint = xp.zeros((1, 2 * radius + 1, 2 * radius + 1), dtype=bool)
     for dy, half in disk_half_widths(radius):
         footprint[0, dy + radius, radius - half : radius + half + 1] = True
-    opened = ndimage.grey_opening(small, footprint=footprint, mode="nearest")
-    background = opened.repeat(f, axis=1).repeat(f, axis=2)[:, :height, :width]
-    return stack - background
+    out = xp.empty_like(stack)
+    for index in range(stack.shape[0]):
+        plane = stack[index : index + 1]
+        padded = xp.pad(plane, ((0, 0), (0, -height % f), (0, -width % f)), mode="edge")
+        small = padded.reshape(1, padded.shape[1] // f, f, padded.shape[2] // f, f).min(axis=(2, 4))
+        del padded
+        opened = ndimage.grey_opening(small, footprint=footprint, mode="nearest")
+        background = opened.repeat(f, axis=1).repeat(f, axis=2)[:, :height, :width]
+        xp.subtract(plane, background, out=out[index : index + 1])
+    return out
 
 
 @mem.numpy
@@ -135,11 +144,14 @@ def tophat_cupy(stack, *, selem_radius=50, downsample_factor=4):
 
 
 def _torch_disk_filter(planes, radius: int, reduce: str):
-    """Erode (``"min"``) or dilate (``"max"``) ``[N, 1, H, W]`` planes with a disk.
+    """Erode (``"min"``) or dilate (``"max"``) a ``[1, 1, H, W]`` plane with a disk.
 
     A disk is a stack of centred rows, so the filter is, per row offset ``dy``, a 1D running
     extreme along X (a max-pool) shifted by ``dy``; edges repeat, which for a disk equals
-    ignoring the pixels outside.
+    ignoring the pixels outside. Computed in blocks of :data:`TORCH_ROW_BLOCK` output rows,
+    each from its rows and ``radius`` more on either side, holding one running extreme at a
+    time (rows of equal half width share it): the scratch is a block's, not the plane's
+    times the disk's rows. The maximum is exact, so the order of the rows changes nothing.
     """
     import torch
     import torch.nn.functional as functional
@@ -147,15 +159,58 @@ def _torch_disk_filter(planes, radius: int, reduce: str):
     sign = -1 if reduce == "min" else 1
     height, width = planes.shape[-2:]
     padded = functional.pad(sign * planes, (radius, radius, radius, radius), mode="replicate")
-    running = {}
-    result = None
+    rows_of_half = {}
     for dy, half in disk_half_widths(radius):
-        if half not in running:
-            columns = padded[..., radius - half : radius + half + width]
-            running[half] = functional.max_pool2d(columns, (1, 2 * half + 1), stride=1)
-        shifted = running[half][..., radius + dy : radius + dy + height, :]
-        result = shifted if result is None else torch.maximum(result, shifted)
-    return sign * result
+        rows_of_half.setdefault(half, []).append(dy)
+    out = torch.empty_like(planes)
+    for top in range(0, height, TORCH_ROW_BLOCK):
+        rows = min(TORCH_ROW_BLOCK, height - top)
+        band = padded[..., top : top + rows + 2 * radius, :]
+        result = None
+        for half, offsets in rows_of_half.items():
+            columns = band[..., radius - half : radius + half + width]
+            running = functional.max_pool2d(columns, (1, 2 * half + 1), stride=1)
+            for dy in offsets:
+                shifted = running[..., radius + dy : radius + dy + rows, :]
+                result = (
+                    shifted.clone()
+                    if result is None
+                    else torch.maximum(result, shifted, out=result)
+                )
+        out[..., top : top + rows, :] = result
+    return out.mul_(sign)
+
+
+def _torch_block_minima(plane, f: int, dtype):
+    """Stage 1 on a ``[H, W]`` plane, in bands of rows: its ``[1, 1, H/f, W/f]`` minima of
+    ``f x f`` blocks in ``dtype``, the last partial blocks repeating the edge pixels."""
+    import torch
+    import torch.nn.functional as functional
+
+    height, width = plane.shape
+    small_height = -(-height // f)
+    small = torch.empty((1, 1, small_height, -(-width // f)), dtype=dtype, device=plane.device)
+    for top in range(0, small_height, TORCH_ROW_BLOCK):
+        band = plane[top * f : (top + TORCH_ROW_BLOCK) * f].to(dtype)[None, None]
+        # Only the last band can be short of whole blocks: its padding is the plane's.
+        band = functional.pad(band, (0, -width % f, 0, -band.shape[-2] % f), mode="replicate")
+        small[..., top : top + TORCH_ROW_BLOCK, :] = -functional.max_pool2d(-band, f, stride=f)
+    return small
+
+
+def _torch_subtract_background(plane, opened, f: int, dtype, out_plane) -> None:
+    """Stages 3 and 4 in bands of rows: ``out_plane = plane - opened`` grown ``f`` times."""
+    import torch
+
+    height, width = plane.shape
+    for top in range(0, opened.shape[-2], TORCH_ROW_BLOCK):
+        grown = opened[0, 0, top : top + TORCH_ROW_BLOCK].repeat_interleave(f, dim=0)
+        grown = grown.repeat_interleave(f, dim=1)
+        rows = slice(top * f, min((top + TORCH_ROW_BLOCK) * f, height))
+        result = plane[rows].to(dtype) - grown[: rows.stop - rows.start, :width]
+        if out_plane.dtype == torch.uint16:  # no float -> uint16 cast on every device
+            result = result.to(torch.int32)
+        out_plane[rows] = result
 
 
 @mem.torch
@@ -164,7 +219,8 @@ def tophat_torch(stack, *, selem_radius=50, downsample_factor=4):
 
     The disk erosion and dilation are max-pools over its rows (see
     :func:`tophat_numpy` for the stages and parameters). Computes in ``float32`` (``float64``
-    for 32-bit integers, so values stay exact) and returns the input dtype.
+    for 32-bit integers, so values stay exact) and returns the input dtype. Runs plane by
+    plane and each stage in bands of rows, so its scratch is about two downsampled planes.
 
     Examples
     --------
@@ -177,21 +233,18 @@ def tophat_torch(stack, *, selem_radius=50, downsample_factor=4):
     """
     radius = _checked(stack, selem_radius, downsample_factor)
     import torch
-    import torch.nn.functional as functional
 
     wide = stack.dtype in (torch.int32, torch.uint32, torch.int64, torch.float64)
-    work = stack.to(torch.float64 if wide else torch.float32)[:, None]
-    f = downsample_factor
-    height, width = stack.shape[1:]
-    padded = functional.pad(work, (0, -width % f, 0, -height % f), mode="replicate")
-    small = -functional.max_pool2d(-padded, f, stride=f)
-    eroded = _torch_disk_filter(small, radius, "min")
-    opened = _torch_disk_filter(eroded, radius, "max")
-    background = opened.repeat_interleave(f, dim=2).repeat_interleave(f, dim=3)
-    result = (work - background[..., :height, :width])[:, 0]
-    if stack.dtype == torch.uint16:  # no float -> uint16 cast on every device
-        return result.to(torch.int32).to(torch.uint16)
-    return result.to(stack.dtype)
+    dtype = torch.float64 if wide else torch.float32
+    out = torch.empty_like(stack)
+    for plane, out_plane in zip(stack, out, strict=True):
+        small = _torch_block_minima(plane, downsample_factor, dtype)
+        eroded = _torch_disk_filter(small, radius, "min")
+        del small
+        opened = _torch_disk_filter(eroded, radius, "max")
+        del eroded
+        _torch_subtract_background(plane, opened, downsample_factor, dtype, out_plane)
+    return out
 
 
 @mem.pyclesperanto
