@@ -1,8 +1,9 @@
 """``stack_percentile_normalize``: stretch a stack between two of its exact percentiles.
 
 Every implementation finds the same two order statistics of the whole stack (by sorting,
-partitioning or counting, never sampling, so the result is deterministic at any size) and interpolates
-between them like ``numpy.percentile``'s default ``"linear"`` method, in Python floats.
+partitioning or counting, never sampling, so the result is deterministic at any size) and
+interpolates between them like ``numpy.percentile``'s default ``"linear"`` method, in
+Python floats.
 The stretch itself runs in ``float32`` in every library, then rounds to ``uint16``.
 """
 
