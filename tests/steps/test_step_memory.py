@@ -92,3 +92,20 @@ def test_a_step_leaves_its_input_unchanged(step, backend, params):
         stack = convert(original.copy(), MemoryType(backend))
         steps.get_step(step).implementations[MemoryType(backend)](stack, **params)
         np.testing.assert_array_equal(np.asarray(convert(stack, MemoryType.NUMPY)), original)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize(("radius", "factor"), [(30, 2), (11, 3), (5, 1)])
+def test_tophat_in_one_piece_equals_tophat_in_bands_of_rows(monkeypatch, backend, radius, factor):
+    """The bands and plane groups of :data:`SCRATCH_PIXELS` change no value: with a budget of
+    300 pixels every plane goes alone and every band is a row or two."""
+    from hcs_steps.steps import morphology
+
+    pytest.importorskip(backend)
+    stack = np.random.default_rng(2).integers(0, 4000, (5, 67, 101)).astype(np.uint16)
+    function = steps.get_step("tophat").implementations[MemoryType(backend)]
+    params = {"selem_radius": radius, "downsample_factor": factor}
+    whole = np.asarray(convert(function(stack, **params), MemoryType.NUMPY))
+    monkeypatch.setattr(morphology, "SCRATCH_PIXELS", 300)
+    banded = np.asarray(convert(function(stack, **params), MemoryType.NUMPY))
+    np.testing.assert_array_equal(banded, whole)
