@@ -51,6 +51,7 @@ def serial_loop(workdir: Path) -> None:
     from hcs_steps.workflow.plan import build_plan
     from hcs_steps.workflow.run_segment import run_segment
     from hcs_steps.workflow.sources import resolve_plates
+    from hcs_steps.workflow.tables import TABLE_KINDS
 
     def log(*where: str) -> str:  # Snakemake creates a job's log folder before the job
         path = Path(paths.log(*where))
@@ -75,7 +76,7 @@ def serial_loop(workdir: Path) -> None:
                     output_plates=outputs,
                     measurements={
                         kind: paths.segment_measurements(name, segment.name, row, column, kind)
-                        for kind in paths.MEASUREMENT_KINDS
+                        for kind in TABLE_KINDS
                     },
                     channel_names=list(plate.channel_names),
                     log=log(name, segment.rule_name, well),
@@ -88,12 +89,9 @@ def serial_loop(workdir: Path) -> None:
                         paths.segment_measurements(name, s.name, row, column, kind)
                         for s in plan.segments
                     ]
-                    for kind in paths.MEASUREMENT_KINDS
+                    for kind in TABLE_KINDS
                 },
-                {
-                    kind: paths.well_table(name, row, column, kind)
-                    for kind in paths.MEASUREMENT_KINDS
-                },
+                {kind: paths.well_table(name, row, column, kind) for kind in TABLE_KINDS},
                 log(name, "well_tables", well),
             )
         for segment in plan.segments:
@@ -103,7 +101,7 @@ def serial_loop(workdir: Path) -> None:
                 )
         well_tables = {
             kind: [paths.well_table(name, w[:-2], w[-2:], kind) for w in plate.wells]
-            for kind in paths.MEASUREMENT_KINDS
+            for kind in TABLE_KINDS
         }
         jobs.plate_tables(
             well_tables,
@@ -112,9 +110,11 @@ def serial_loop(workdir: Path) -> None:
                     paths.plate_table(name, kind, "parquet"),
                     paths.plate_table(name, kind, "csv"),
                 )
-                for kind in ("counts", "objects", "summary")
+                for kind in (*TABLE_KINDS, "summary")
             },
             log(name, "plate_tables", "plate"),
+            layout=plate.layout_table(),
+            exclude_flagged_fields=config["qc"]["exclude_flagged_fields"],
         )
         jobs.heatmaps(
             paths.plate_table(name, "summary", "parquet"),

@@ -25,6 +25,20 @@ from hcs_steps import memory as mem
 from hcs_steps.steps.params import check_number
 
 STEP = "tophat"
+# Pixels the top-hat works on at a time (planes of a stack, rows of a plane): the size of its
+# scratch, and big enough that small stacks go in one piece, as fast as unsplit.
+SCRATCH_PIXELS = 2**18
+
+
+def batch_size(pixels_per_item: int) -> int:
+    """How many items (planes, rows) of ``pixels_per_item`` fit :data:`SCRATCH_PIXELS`.
+
+    Examples
+    --------
+    >>> batch_size(256 * 256), batch_size(4096 * 4096)
+    (4, 1)
+    """
+    return max(1, SCRATCH_PIXELS // pixels_per_item)
 
 
 def check_tophat_parameters(params: Mapping[str, object]) -> None:
@@ -69,17 +83,26 @@ def _checked(stack, selem_radius, downsample_factor) -> int:
 
 
 def _tophat_scipy_like(xp, ndimage, stack, radius: int, f: int):
-    """The four stages with a numpy-like namespace ``xp`` and its scipy-like ``ndimage``."""
-    z, height, width = stack.shape
-    padded = xp.pad(stack, ((0, 0), (0, -height % f), (0, -width % f)), mode="edge")
-    small = padded.reshape(z, padded.shape[1] // f, f, padded.shape[2] // f, f).min(axis=(2, 4))
-    # One plane at a time: the footprint has no reach along Z.
+    """The four stages with a numpy-like namespace ``xp`` and its scipy-like ``ndimage``,
+    a few planes at a time into the output: the footprint has no reach along Z, so planes
+    apart give the same values, and the scratch (padding, the grown background) is that of
+    :data:`SCRATCH_PIXELS`, not of the stack."""
+    depth, height, width = stack.shape
     footprint = xp.zeros((1, 2 * radius + 1, 2 * radius + 1), dtype=bool)
     for dy, half in disk_half_widths(radius):
         footprint[0, dy + radius, radius - half : radius + half + 1] = True
-    opened = ndimage.grey_opening(small, footprint=footprint, mode="nearest")
-    background = opened.repeat(f, axis=1).repeat(f, axis=2)[:, :height, :width]
-    return stack - background
+    out = xp.empty_like(stack)
+    step = batch_size(height * width)
+    for top in range(0, depth, step):
+        planes = stack[top : top + step]
+        padded = xp.pad(planes, ((0, 0), (0, -height % f), (0, -width % f)), mode="edge")
+        blocks = (planes.shape[0], padded.shape[1] // f, f, padded.shape[2] // f, f)
+        small = padded.reshape(blocks).min(axis=(2, 4))
+        del padded
+        opened = ndimage.grey_opening(small, footprint=footprint, mode="nearest")
+        background = opened.repeat(f, axis=1).repeat(f, axis=2)[:, :height, :width]
+        xp.subtract(planes, background, out=out[top : top + step])
+    return out
 
 
 @mem.numpy
@@ -139,23 +162,71 @@ def _torch_disk_filter(planes, radius: int, reduce: str):
 
     A disk is a stack of centred rows, so the filter is, per row offset ``dy``, a 1D running
     extreme along X (a max-pool) shifted by ``dy``; edges repeat, which for a disk equals
-    ignoring the pixels outside.
+    ignoring the pixels outside. Computed in bands of output rows (:func:`batch_size`), each
+    from its rows and ``radius`` more on either side, holding one running extreme at a time
+    (rows of equal half width share it): the scratch is a band's, not the planes' times the
+    disk's rows. The maximum is exact, so the order of the rows changes nothing.
     """
     import torch
     import torch.nn.functional as functional
 
     sign = -1 if reduce == "min" else 1
-    height, width = planes.shape[-2:]
+    count, _, height, width = planes.shape
     padded = functional.pad(sign * planes, (radius, radius, radius, radius), mode="replicate")
-    running = {}
-    result = None
+    rows_of_half = {}
     for dy, half in disk_half_widths(radius):
-        if half not in running:
-            columns = padded[..., radius - half : radius + half + width]
-            running[half] = functional.max_pool2d(columns, (1, 2 * half + 1), stride=1)
-        shifted = running[half][..., radius + dy : radius + dy + height, :]
-        result = shifted if result is None else torch.maximum(result, shifted)
-    return sign * result
+        rows_of_half.setdefault(half, []).append(dy)
+    out = torch.empty_like(planes)
+    band_rows = batch_size(count * padded.shape[-1])
+    for top in range(0, height, band_rows):
+        rows = min(band_rows, height - top)
+        band = padded[..., top : top + rows + 2 * radius, :]
+        result = None
+        for half, offsets in rows_of_half.items():
+            columns = band[..., radius - half : radius + half + width]
+            running = functional.max_pool2d(columns, (1, 2 * half + 1), stride=1)
+            for dy in offsets:
+                shifted = running[..., radius + dy : radius + dy + rows, :]
+                if result is None:
+                    result = shifted.clone()
+                else:
+                    torch.maximum(result, shifted, out=result)
+        out[..., top : top + rows, :] = result
+    return out.mul_(sign)
+
+
+def _torch_block_minima(planes, f: int, dtype):
+    """Stage 1 on ``[N, H, W]`` planes, in bands of rows: their ``[N, 1, H/f, W/f]`` minima
+    of ``f x f`` blocks in ``dtype``, the last partial blocks repeating the edge pixels."""
+    import torch
+    import torch.nn.functional as functional
+
+    count, height, width = planes.shape
+    small_height = -(-height // f)
+    small = torch.empty((count, 1, small_height, -(-width // f)), dtype=dtype, device=planes.device)
+    band_rows = batch_size(count * f * width)
+    for top in range(0, small_height, band_rows):
+        band = planes[:, top * f : (top + band_rows) * f].to(dtype)[:, None]
+        # Only the last band can be short of whole blocks: its padding is the planes'.
+        band = functional.pad(band, (0, -width % f, 0, -band.shape[-2] % f), mode="replicate")
+        small[..., top : top + band_rows, :] = -functional.max_pool2d(-band, f, stride=f)
+    return small
+
+
+def _torch_subtract_background(planes, opened, f: int, dtype, out) -> None:
+    """Stages 3 and 4 in bands of rows: ``out = planes - opened`` grown ``f`` times."""
+    import torch
+
+    count, height, width = planes.shape
+    band_rows = batch_size(count * f * width)
+    for top in range(0, opened.shape[-2], band_rows):
+        grown = opened[:, 0, top : top + band_rows].repeat_interleave(f, dim=1)
+        grown = grown.repeat_interleave(f, dim=2)
+        rows = slice(top * f, min((top + band_rows) * f, height))
+        result = planes[:, rows].to(dtype) - grown[:, : rows.stop - rows.start, :width]
+        if out.dtype == torch.uint16:  # no float -> uint16 cast on every device
+            result = result.to(torch.int32)
+        out[:, rows] = result
 
 
 @mem.torch
@@ -164,7 +235,8 @@ def tophat_torch(stack, *, selem_radius=50, downsample_factor=4):
 
     The disk erosion and dilation are max-pools over its rows (see
     :func:`tophat_numpy` for the stages and parameters). Computes in ``float32`` (``float64``
-    for 32-bit integers, so values stay exact) and returns the input dtype.
+    for 32-bit integers, so values stay exact) and returns the input dtype. Runs a few
+    planes at a time and each stage in bands of rows (:data:`SCRATCH_PIXELS`).
 
     Examples
     --------
@@ -177,21 +249,21 @@ def tophat_torch(stack, *, selem_radius=50, downsample_factor=4):
     """
     radius = _checked(stack, selem_radius, downsample_factor)
     import torch
-    import torch.nn.functional as functional
 
     wide = stack.dtype in (torch.int32, torch.uint32, torch.int64, torch.float64)
-    work = stack.to(torch.float64 if wide else torch.float32)[:, None]
-    f = downsample_factor
-    height, width = stack.shape[1:]
-    padded = functional.pad(work, (0, -width % f, 0, -height % f), mode="replicate")
-    small = -functional.max_pool2d(-padded, f, stride=f)
-    eroded = _torch_disk_filter(small, radius, "min")
-    opened = _torch_disk_filter(eroded, radius, "max")
-    background = opened.repeat_interleave(f, dim=2).repeat_interleave(f, dim=3)
-    result = (work - background[..., :height, :width])[:, 0]
-    if stack.dtype == torch.uint16:  # no float -> uint16 cast on every device
-        return result.to(torch.int32).to(torch.uint16)
-    return result.to(stack.dtype)
+    dtype = torch.float64 if wide else torch.float32
+    depth, height, width = stack.shape
+    out = torch.empty_like(stack)
+    step = batch_size(height * width)
+    for top in range(0, depth, step):
+        planes = stack[top : top + step]
+        small = _torch_block_minima(planes, downsample_factor, dtype)
+        eroded = _torch_disk_filter(small, radius, "min")
+        del small
+        opened = _torch_disk_filter(eroded, radius, "max")
+        del eroded
+        _torch_subtract_background(planes, opened, downsample_factor, dtype, out[top : top + step])
+    return out
 
 
 @mem.pyclesperanto

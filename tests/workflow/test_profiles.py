@@ -70,6 +70,12 @@ def test_a_local_run_gets_the_local_settings(monkeypatch):
     assert args.force_use_threads and args.rerun_incomplete
 
 
+@pytest.mark.parametrize("argv", [("--cores", "2"), ("--profile", "profiles/slurm-gpu", "-n")])
+def test_every_run_schedules_greedily(monkeypatch, argv):
+    # The ILP scheduler starts a solver each round and gains nothing without temp() files.
+    assert parsed(monkeypatch, *argv).scheduler == "greedy"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("extra", "limit"), [((), 4), (("--resources", "gpu=1"), 1)])
 def test_a_local_run_limits_gpu_jobs_to_the_gpu_slots(

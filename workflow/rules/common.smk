@@ -158,15 +158,12 @@ def result_wells(wildcards):
 
 
 def well_measurements(kind):
-    def measurements(wildcards):
-        return [
-            paths.segment_measurements(
-                wildcards.plate, segment.name, wildcards.row, wildcards.column, kind
-            )
-            for segment in PLAN.segments
-        ]
-
-    return measurements
+    """A well's ``kind`` table of every segment, as wildcard patterns: no input function,
+    whose signature Snakemake would inspect for each of the plate's wells."""
+    return [
+        paths.segment_measurements("{plate}", segment.name, "{row}", "{column}", kind)
+        for segment in PLAN.segments
+    ]
 
 
 def plate_well_tables(kind):
