@@ -92,7 +92,7 @@ def ingest_source(wildcards):
 
 
 def well_table_inputs():
-    """``{kind: input function}``: every segment's measurement table of the kind."""
+    """``{kind: patterns}``: every segment's measurement table of the kind."""
     return {kind: well_measurements(kind) for kind in TABLE_KINDS}
 
 
@@ -142,6 +142,17 @@ def chain_logs(ingests):
     return logs
 
 
+def resolved(source, wildcards):
+    """The paths a rule's input ``source`` stands for: an input function's result, or
+    wildcard patterns filled in (one or a list)."""
+    if callable(source):
+        found = source(wildcards)
+        return [found] if isinstance(found, str) else list(found)
+    patterns = [source] if isinstance(source, str) else list(source)
+    values = dict(wildcards.items())
+    return [str(pattern).format(**values) for pattern in patterns]
+
+
 def chain_inputs(ingests):
     """An input function: what the chain's stages read that the chain does not write
     itself (a plate read where it is; for an ingested plate, nothing)."""
@@ -156,10 +167,7 @@ def chain_inputs(ingests):
         ]
         sources += well_table_inputs().values()
         sources += [ingest_input] if ingests else []
-        read = []
-        for source in sources:
-            found = source(wildcards) if callable(source) else source
-            read += [found] if isinstance(found, str) else list(found)
+        read = [path for source in sources for path in resolved(source, wildcards)]
         # a stage may read a well directory whose files another stage declares
         return [
             path
@@ -218,7 +226,7 @@ def run_chain_job(wildcards, params, output, log):
     ]
     tables = TablesRun(
         inputs={
-            kind: measurements(wildcards)
+            kind: resolved(measurements, wildcards)
             for kind, measurements in well_table_inputs().items()
         },
         outputs={kind: output[f"well_tables_{kind}"] for kind in TABLE_KINDS},
