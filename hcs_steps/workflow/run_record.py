@@ -23,7 +23,9 @@ import yaml
 
 from hcs_steps.plate.atomic import write_with
 from hcs_steps.plate.errors import PlateDataError
+from hcs_steps.plate.layout import plate_well_path
 from hcs_steps.plate.provenance import recorded_provenance, well_checksum
+from hcs_steps.plate.skipped import skipped_reason
 
 RUN_ID_LENGTH = 12
 RECORD_FILES = {
@@ -114,6 +116,12 @@ def _segment_spec(records: dict[str, dict], segment: SegmentPlates, well: str) -
     return record["segment"]
 
 
+def _skipped(segment: SegmentPlates, well: str) -> bool:
+    """Whether the run skipped ``well`` (every segment passes a skip on to the last)."""
+    written = next(iter(segment.written.values()))
+    return skipped_reason(plate_well_path(written, well)) is not None
+
+
 def steps_table(
     plate: str, wells: list[str], segments: list[SegmentPlates], ingested: str | None = None
 ) -> pd.DataFrame:
@@ -122,9 +130,13 @@ def steps_table(
     ``ingested`` is the ingested plate, when the plate was ingested (its wells' ingest
     provenance becomes a row of their own). A segment's input checksum is the one its input
     well was written with, or, for a well of a plate hcs-steps did not write, computed.
+    A well skipped for bad data (``on_bad_well: skip``) has no rows: nothing ran on it,
+    and the plate's ``field_qc`` table says why.
     """
     rows = []
     for well in wells:
+        if segments and _skipped(segments[-1], well):
+            continue
         if ingested is not None:
             record = recorded_provenance(ingested, well)
             rows.append(

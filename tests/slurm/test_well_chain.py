@@ -80,4 +80,4 @@ def test_a_failing_stage_names_its_well_and_log(tiny_plate, tmp_path, monkeypatc
     assert "RuntimeError: this step fails on purpose" in log
     # the stages before it ran and logged; Snakemake removed the failed job's outputs
     assert (tmp_path / "logs/tiny/segment_normalize/B02.log").read_text()
-    assert not (tmp_path / "results/tiny/steps/normalize.zarr/B/02").exists()
+    assert not (tmp_path / "results/tiny/steps/normalize.zarr/B/02/zarr.json").exists()

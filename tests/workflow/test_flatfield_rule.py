@@ -44,7 +44,8 @@ def vignetted_plate(tmp_path_factory):
     profile = vignette(64)
     originals = {}
     for well in source.wells:
-        data = source.read_well(well)[:, :, [3, 5]].astype(np.float64)
+        channels = [source.channel_names.index(name) for name in CHANNELS]
+        data = source.read_well(well)[:, channels][:, :, [3, 5]].astype(np.float64)
         binned = data.reshape(*data.shape[:3], 64, 4, 64, 4).mean(axis=(4, 6))
         originals[well] = binned
         observed = np.round(binned * profile).astype(np.uint16)
