@@ -1,9 +1,10 @@
-"""The cluster's rule per well (workflow/rules/well_chain.smk), run locally by real Snakemake.
+"""The cluster's rules per well and per batch of wells (workflow/rules/well_chain.smk), run
+locally by real Snakemake.
 
 Snakemake takes a run for a cluster's when jobs are submitted (``--jobs``); with a local
 executor ``--cores 2 --jobs 2`` does the same, so these run in the main suite, without a
-cluster: one well_chain job per well, the bytes of a run with a rule per stage, and a
-failing stage named with its well and log.
+cluster: one well_chain job per well (cluster.wells_per_job: 1) or one job per batch, the
+bytes of a run with a rule per stage, and a failing stage named with its well and log.
 """
 
 from __future__ import annotations
@@ -26,28 +27,68 @@ WELLS = ["B02", "C02"]
 #: Everything a well's stages write (logs and benchmarks hold times and hosts).
 COMPARED = ("steps", "measurements", "tables", "heatmaps")
 AS_ON_A_CLUSTER = ("--jobs", "2")
+ONE_WELL_PER_JOB = {"cluster": {"wells_per_job": 1}}
 
 
-def test_the_chain_rule_writes_what_the_rules_per_stage_write(tiny_plate, tmp_path):
+@pytest.fixture(scope="module")
+def staged_run(tiny_plate, tmp_path_factory):
+    """Three wells through the rules per stage (a local run), for the cluster rules to match."""
+    workdir = tmp_path_factory.mktemp("staged")
+    write_config(workdir, two_segments(tiny_plate, BATCHED_WELLS))
+    run_snakemake(workdir)
+    return workdir
+
+
+def two_segments(plate, wells, **extra):
     pipeline = numpy_pipeline()
     pipeline[0]["backend"] = "torch"  # two segments: normalize, then smooth_to_count
-    config = make_config(tiny_plate, pipeline, wells=WELLS)
-    staged, chained = tmp_path / "staged", tmp_path / "chained"
-    for workdir in (staged, chained):
-        write_config(workdir, config)
-    run_snakemake(staged)
-    result = run_snakemake(chained, *AS_ON_A_CLUSTER)
-    jobs = job_counts(result)
-    assert jobs["well_chain"] == len(WELLS), jobs
-    assert not {"well_tables", "segment_normalize"} & set(jobs), jobs
+    return make_config(plate, pipeline, wells=list(wells), **extra)
+
+
+def assert_written_alike(staged, clustered, wells):
     for name in COMPARED:
         expected = files_under(staged / "results/tiny" / name)
         assert expected, name
-        assert files_under(chained / "results/tiny" / name) == expected, name
+        assert files_under(clustered / "results/tiny" / name) == expected, name
     # each stage still writes its own log, where a local run writes it
-    for well in WELLS:
+    for well in wells:
         for rule in ("segment_normalize", "segment_smooth_to_count", "well_tables"):
-            assert (chained / "logs/tiny" / rule / f"{well}.log").read_text(), (rule, well)
+            assert (clustered / "logs/tiny" / rule / f"{well}.log").read_text(), (rule, well)
+
+
+def test_the_chain_rule_writes_what_the_rules_per_stage_write(staged_run, tiny_plate, tmp_path):
+    write_config(tmp_path, two_segments(tiny_plate, BATCHED_WELLS, **ONE_WELL_PER_JOB))
+    jobs = job_counts(run_snakemake(tmp_path, *AS_ON_A_CLUSTER))
+    assert jobs["well_chain"] == len(BATCHED_WELLS), jobs
+    assert not {"well_tables", "segment_normalize"} & set(jobs), jobs
+    assert_written_alike(staged_run, tmp_path, BATCHED_WELLS)
+
+
+#: Three wells in batches of two: a full batch and the rest.
+BATCHED_WELLS = ["B02", "B03", "C02"]
+BATCH_RULES = {"well_batch_tiny_B02_B03": 1, "well_batch_tiny_C02": 1}
+
+
+def test_batches_of_wells_write_what_the_rules_per_stage_write(staged_run, tiny_plate, tmp_path):
+    batched = {"cluster": {"wells_per_job": 2}}
+    write_config(tmp_path, two_segments(tiny_plate, BATCHED_WELLS, **batched))
+    result = run_snakemake(tmp_path, *AS_ON_A_CLUSTER)
+    jobs = job_counts(result)
+    assert {rule: jobs.get(rule) for rule in BATCH_RULES} == BATCH_RULES, jobs
+    assert not {"well_chain", "well_tables", "segment_normalize"} & set(jobs), jobs
+    assert_written_alike(staged_run, tmp_path, BATCHED_WELLS)
+    # a batch's job asks for its wells' resources added up (the profile's default runtime)
+    planned = run_snakemake(
+        tmp_path, "-n", "-F", *AS_ON_A_CLUSTER, "--default-resources", "mem_mb=1000",
+        "cpus_per_task=2", "runtime=30",
+    )
+    [pair] = [b for b in planned.stdout.split("rule ")[1:] if b.startswith(BATCH_RULES_FIRST)]
+    assert "mem_mb=2000" in pair and "cpus_per_task=4" in pair and "runtime=30" in pair, pair
+    # nothing left to do: the batches' outputs are complete
+    assert not job_counts(run_snakemake(tmp_path, *AS_ON_A_CLUSTER))
+
+
+BATCH_RULES_FIRST = "well_batch_tiny_B02_B03:"
 
 
 FAILING_PLUGIN = '''
@@ -67,7 +108,10 @@ def test_a_failing_stage_names_its_well_and_log(tiny_plate, tmp_path, monkeypatc
     (tmp_path / "failing_steps.py").write_text(FAILING_PLUGIN)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]]))
     pipeline = [numpy_pipeline()[0], {"name": "broken", "step": "fail_on_purpose"}]
-    config = make_config(tiny_plate, pipeline, wells=["B02"], plugins=["failing_steps"], fuse=False)
+    config = make_config(
+        tiny_plate, pipeline, wells=["B02"], plugins=["failing_steps"], fuse=False,
+        **ONE_WELL_PER_JOB,
+    )
     write_config(tmp_path, config)
     result = run_snakemake(tmp_path, *AS_ON_A_CLUSTER, check=False)
     output = result.stdout + result.stderr
