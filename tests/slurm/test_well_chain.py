@@ -13,6 +13,7 @@ import os
 
 import pytest
 from workflow_support import (
+    build_tiny_plate,
     files_under,
     job_counts,
     make_config,
@@ -123,5 +124,32 @@ def test_a_failing_stage_names_its_well_and_log(tiny_plate, tmp_path, monkeypatc
     log = (tmp_path / "logs/tiny/segment_broken/B02.log").read_text()
     assert "RuntimeError: this step fails on purpose" in log
     # the stages before it ran and logged; Snakemake removed the failed job's outputs
+    # (a result well is declared by its zarr.json: without it the well is not done)
     assert (tmp_path / "logs/tiny/segment_normalize/B02.log").read_text()
-    assert not (tmp_path / "results/tiny/steps/normalize.zarr/B/02").exists()
+    assert not (tmp_path / "results/tiny/steps/normalize.zarr/B/02/zarr.json").exists()
+
+
+def test_a_failing_well_fails_its_batch_and_the_others_complete(tmp_path):
+    plate = tmp_path / "tiny.zarr"
+    build_tiny_plate(plate, wells=("B02", "B03"))
+    # B03 loses its image chunks: its first segment cannot read it (missing_chunks: error)
+    chunks = [path for path in (plate / "B/03").rglob("*") if path.is_file()]
+    for path in chunks:
+        if path.name not in {"zarr.json", ".zattrs", ".zgroup", ".zarray"}:
+            path.unlink()
+    config = two_segments(plate, ["B02", "B03"], cluster={"wells_per_job": 2})
+    write_config(tmp_path, config)
+    result = run_snakemake(tmp_path, *AS_ON_A_CLUSTER, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-4000:]
+    assert "1 of 2 wells of the batch failed: plate tiny well B03: segment normalize failed" in (
+        output
+    ), output[-4000:]
+    assert "its log: logs/tiny/segment_normalize/B03.log" in output, output[-4000:]
+    assert "Error in rule well_batch_tiny_B02_B03" in output, output[-4000:]
+    # B02 ran to its end beside it; Snakemake then removed the failed job's outputs, so
+    # nothing of the batch is taken as done
+    # (its tables, its chain's last stage, logged)
+    assert (tmp_path / "logs/tiny/well_tables/B02.log").read_text()
+    assert not (tmp_path / "results/tiny/tables/wells/B02.counts.parquet").exists()
+    assert not (tmp_path / "results/tiny/steps/normalize.zarr/B/02/zarr.json").exists()
