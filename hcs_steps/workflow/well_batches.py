@@ -118,8 +118,8 @@ def plain_number(value) -> int | float | None:
 
     Examples
     --------
-    >>> plain_number(8000), plain_number("2.5"), plain_number("2*input.size_mb"), plain_number("gpu")
-    (8000, 2.5, None, None)
+    >>> [plain_number(value) for value in (8000, "2.5", "2*input.size_mb", "gpu")]
+    [8000, 2.5, None, None]
     """
     if isinstance(value, bool):
         return None

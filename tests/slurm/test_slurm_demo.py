@@ -1,8 +1,9 @@
 """The demo config through `snakemake --profile` on the test cluster, on two wells.
 
 Unlike the tiny OME-Zarr plate, the demo plate is ingested, so ingest_well runs inside the
-wells' SLURM job too (one job: the default cluster.wells_per_job batches both wells). `project` is pinned to torch: under the profile's gpu=True `auto`
-picks cupy (when installed), which cannot run on the test cluster's GPUs (no CUDA).
+wells' SLURM job too (one job: the default cluster.wells_per_job batches both wells).
+`project` is pinned to torch: under the profile's gpu=True `auto` picks cupy (when
+installed), which cannot run on the test cluster's GPUs (no CUDA).
 """
 
 from __future__ import annotations

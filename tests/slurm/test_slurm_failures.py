@@ -51,7 +51,8 @@ def test_a_failing_job_fails_the_run_without_hanging(slurm_profile, tiny_plate, 
     output = output_of(result)
     assert result.returncode != 0, output[-4000:]
     assert elapsed < 180, f"a failed run took {elapsed:.0f} s"
-    assert "Error in rule well_batch_tiny_B02" in output and "logs/tiny/segment_broken/B02.log" in output
+    assert "Error in rule well_batch_tiny_B02" in output, output[-4000:]
+    assert "logs/tiny/segment_broken/B02.log" in output
     [job] = submitted_jobs(output)
     assert job_info(job)["JobState"] == "FAILED"
     # the job's SLURM log names the well and the stage that failed

@@ -19,6 +19,7 @@ from slurm_support import (
     output_of,
     recorded_starts,
     run_on_slurm,
+    starts_of_rule,
     submitted_jobs,
 )
 from workflow_support import (
@@ -95,9 +96,7 @@ def test_a_well_costs_at_most_one_python_start(cluster_run):
     starts = recorded_starts(workdir / "python-starts.txt")
     # the job's Snakemake (sbatch) and the one it runs the rule in (srun), shared by the
     # batch's wells; the wells' stages run in threads of the second
-    batch_starts = [
-        argv for argv in starts if "--target-jobs" in argv and BATCH_RULE in " ".join(argv)
-    ]
+    batch_starts = starts_of_rule(BATCH_RULE, starts)
     in_sbatch = [argv for argv in batch_starts if "slurm-jobstep" in argv]
     assert len(batch_starts) == 2 and len(in_sbatch) == 1, batch_starts
     assert len(batch_starts) / len(WELLS) <= 1
@@ -120,7 +119,9 @@ def test_each_gpu_well_runs_on_its_own_gpu_of_the_job(cluster_run):
 def log_span(path: Path) -> tuple[float, float]:
     """The times of a job log's first and last lines (joblog: ``%(asctime)s`` first)."""
     stamps = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})", path.read_text(), re.M)
-    seconds = [time.mktime(time.strptime(day, "%Y-%m-%d %H:%M:%S")) + int(ms) / 1000 for day, ms in stamps]
+    seconds = [
+        time.mktime(time.strptime(day, "%Y-%m-%d %H:%M:%S")) + int(ms) / 1000 for day, ms in stamps
+    ]
     return seconds[0], seconds[-1]
 
 

@@ -80,8 +80,14 @@ def test_batches_of_wells_write_what_the_rules_per_stage_write(staged_run, tiny_
     assert_written_alike(staged_run, tmp_path, BATCHED_WELLS)
     # a batch's job asks for its wells' resources added up (the profile's default runtime)
     planned = run_snakemake(
-        tmp_path, "-n", "-F", *AS_ON_A_CLUSTER, "--default-resources", "mem_mb=1000",
-        "cpus_per_task=2", "runtime=30",
+        tmp_path,
+        "-n",
+        "-F",
+        *AS_ON_A_CLUSTER,
+        "--default-resources",
+        "mem_mb=1000",
+        "cpus_per_task=2",
+        "runtime=30",
     )
     [pair] = [b for b in planned.stdout.split("rule ")[1:] if b.startswith(BATCH_RULES_FIRST)]
     assert "mem_mb=2000" in pair and "cpus_per_task=4" in pair and "runtime=30" in pair, pair
@@ -110,7 +116,11 @@ def test_a_failing_stage_names_its_well_and_log(tiny_plate, tmp_path, monkeypatc
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]]))
     pipeline = [numpy_pipeline()[0], {"name": "broken", "step": "fail_on_purpose"}]
     config = make_config(
-        tiny_plate, pipeline, wells=["B02"], plugins=["failing_steps"], fuse=False,
+        tiny_plate,
+        pipeline,
+        wells=["B02"],
+        plugins=["failing_steps"],
+        fuse=False,
         **ONE_WELL_PER_JOB,
     )
     write_config(tmp_path, config)

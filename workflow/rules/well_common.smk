@@ -214,7 +214,8 @@ def chain_segment_params(wildcards):
 
 def chain_well_arguments(wildcards, segments, ingests, outputs, logs):
     """run_well_chain's arguments for one well: ``segments`` its chain_segment_params,
-    ``outputs`` and ``logs`` its files by the names of chain_named_outputs and chain_logs."""
+    ``outputs`` and ``logs`` its files by the names of chain_named_outputs and chain_logs.
+    """
     runs = [
         SegmentRun(
             spec=segment["segment"],
@@ -305,7 +306,9 @@ def batch_inputs(batch):
 def batch_job_resources(batch):
     """What the batch's wells ask for together (well_batches.batch_resources): a well's
     share is the profile's default resources, then what the chain rule asks for."""
-    defaults = Resources.from_mapping(workflow.resource_settings.default_resources or {})
+    defaults = Resources.from_mapping(
+        workflow.resource_settings.default_resources or {}
+    )
     # a default given as a number, on the command line or in a profile (its raw text);
     # an expression of a job's input, such as Snakemake's own mem_mb, applies unscaled
     per_well = {
