@@ -236,7 +236,9 @@ def main() -> None:
         local = run_local(scratch / "local", wells)
         chain = run_cluster(scratch / "slurm", profile, wells, 1)
         batch = run_cluster(scratch / "slurm-batch", profile, wells, args.batch or len(wells))
-    runs = [before["slurm_one_well_per_job"]] if before else []
+    # the earlier file's wells_at_once counted jobs: the wells of a job then ran in turn
+    runs = [{"jobs_at_once": before["slurm_one_well_per_job"]["wells_at_once"],
+             **before["slurm_one_well_per_job"]}] if before else []  # fmt: skip
     header = ["", "local", *(["slurm (before)"] if before else []), "slurm well_chain"]
     header += ["slurm well_batch", "target"]
     rows = table(local, [*runs, chain, batch])
