@@ -28,6 +28,10 @@ SUMMED_RESOURCES = ("cpus_per_task", "mem_mb", "mem_mib", "disk_mb", "disk_mib",
 class WellBatchError(RuntimeError):
     """Some wells of a batch failed; the message has each one's WellChainError message."""
 
+    def __init__(self, message: str, failed: set[str]):
+        super().__init__(message)
+        self.failed = failed
+
 
 def well_batches(wells: Sequence[str], size: int) -> list[tuple[str, ...]]:
     """The selected wells, in plate order, cut into consecutive batches of ``size``.
@@ -148,14 +152,17 @@ def run_well_batch(chains: dict[str, Callable[[], None]]) -> None:
 
     Every well runs to its end, so the wells that succeed are written even when another
     fails; then the batch fails naming each failed well (its ``WellChainError`` message:
-    plate, well, stage and log).
+    plate, well, stage and log), and the error's ``failed`` holds their names.
     """
+    if not chains:
+        return
     with ThreadPoolExecutor(max_workers=len(chains), thread_name_prefix="well") as pool:
         futures = {well: pool.submit(chain) for well, chain in chains.items()}
-    failures = [future.exception() for future in futures.values()]
-    failures = [failure for failure in failures if failure is not None]
+    failures = {well: future.exception() for well, future in futures.items()}
+    failures = {well: failure for well, failure in failures.items() if failure is not None}
     if failures:
         raise WellBatchError(
             f"{len(failures)} of {len(chains)} wells of the batch failed: "
-            + "; ".join(str(failure) for failure in failures)
-        ) from failures[0]
+            + "; ".join(str(failure) for failure in failures.values()),
+            set(failures),
+        ) from next(iter(failures.values()))

@@ -6,7 +6,9 @@ from functools import partial
 from snakemake.iocontainers import Wildcards
 from snakemake.resources import Resources
 
+from hcs_steps.workflow.kept_wells import fingerprint, keep, kept_well, restore
 from hcs_steps.workflow.well_batches import (
+    WellBatchError,
     batch_resources,
     plain_number,
     run_well_batch,
@@ -339,22 +341,45 @@ def batch_params(batch):
 
 def run_batch_job(params, output, log, resources):
     """A batch rule's body: each well's chain (chain_well_arguments) in a thread of its
-    own, sharing the job's cores out."""
+    own, sharing the job's cores out. A well that finished in a failed run of the batch
+    comes back from where that run kept it (kept_wells), if made as it would be now."""
     named = list(chain_named_outputs())
     logs = list(chain_logs(params.ingests))
     threads = threads_per_well(resources.get("cpus_per_task", 1), len(params.wells))
-    chains = {
-        well: partial(
+    inputs = chain_inputs(params.ingests)
+    chains, kept = {}, {}
+    for well in params.wells:
+        wildcards = well_wildcards(params.plate, well)
+        outputs = of_well(output, well, named)
+        store = kept_well(params.plate, well)
+        digest = fingerprint(
+            [params.segments[well], params.version, getattr(params, "source", None)],
+            inputs(wildcards),
+        )
+        declared = well_files(chain_well_outputs(params.ingests), params.plate, well)
+        well_logs = of_well(log, well, logs)
+        kept[well] = (store, digest, declared + list(outputs.values()))
+        if restore(*kept[well]):
+            print(
+                f"plate {params.plate} well {well}: kept from an earlier run, not rerun"
+            )
+            continue
+        chains[well] = partial(
             run_well_chain,
             **chain_well_arguments(
-                well_wildcards(params.plate, well),
+                wildcards,
                 params.segments[well],
                 params.ingests,
-                of_well(output, well, named),
-                of_well(log, well, logs),
+                outputs,
+                well_logs,
             ),
             threads=threads,
         )
-        for well in params.wells
-    }
-    run_well_batch(chains)
+    try:
+        run_well_batch(chains)
+    except WellBatchError as error:
+        # Snakemake removes a failed job's outputs: keep the finished (and the restored)
+        # wells from that
+        for well in set(params.wells) - error.failed:
+            keep(*kept[well], logs=list(of_well(log, well, logs).values()))
+        raise
