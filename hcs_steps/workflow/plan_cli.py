@@ -68,7 +68,8 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
     lines += [
         "",
         "segments (one Snakemake rule each, one job per well; when Snakemake submits jobs, "
-        "e.g. to SLURM, a well's ingest, segments and tables are one rule, well_chain):",
+        "e.g. to SLURM, the ingest, segments and tables of cluster.wells_per_job wells are "
+        "one rule and one job, well_batch_<plate>_<first>_<last>, or well_chain for 1):",
     ]
     for segment in plan.segments:
         reads = (

@@ -53,10 +53,12 @@ def run_well_chain(
     tables: TablesRun,
     plugins: list[str] = (),
     provenance: dict | None = None,
+    threads: int = 1,
 ) -> None:
     """Run a well's stages in order, each as its own rule would (same outputs, same logs).
 
-    ``ingest_log`` is None for a plate that is read where it is (not ingested).
+    ``ingest_log`` is None for a plate that is read where it is (not ingested). ``threads``
+    is the cores the well's segments may use (a batch shares its job's cores out).
     """
     stages = []
     if ingest_log is not None:
@@ -77,6 +79,7 @@ def run_well_chain(
             plugins=plugins,
             provenance=provenance,
             illumination=segment.illumination,
+            threads=threads,
         )
         stages.append((f"segment {segment.spec['segment']}", segment.log, run))
     stages.append(

@@ -100,6 +100,12 @@ def starts_of(well: str, starts: list[list[str]]) -> list[list[str]]:
     return [argv for argv in starts if "--target-jobs" in argv and mark in " ".join(argv)]
 
 
+def starts_of_rule(rule: str, starts: list[list[str]]) -> list[list[str]]:
+    """The Python starts of Snakemakes whose ``--target-jobs`` name ``rule``: a batch's rule
+    (``well_batch_<plate>_<first>_<last>``) is its own, so these are its job's starts."""
+    return [argv for argv in starts if "--target-jobs" in argv and f"{rule}:" in " ".join(argv)]
+
+
 def job_environment(**extra: str) -> dict[str, str]:
     """The environment of the run, which sbatch passes on to every job (--export=ALL).
 

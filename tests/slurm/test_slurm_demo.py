@@ -1,8 +1,9 @@
 """The demo config through `snakemake --profile` on the test cluster, on two wells.
 
-Unlike the tiny OME-Zarr plate, the demo plate is ingested, so ingest_well runs inside each
-well's SLURM job too. `project` is pinned to torch: under the profile's gpu=True `auto`
-picks cupy (when installed), which cannot run on the test cluster's GPUs (no CUDA).
+Unlike the tiny OME-Zarr plate, the demo plate is ingested, so ingest_well runs inside the
+wells' SLURM job too (one job: the default cluster.wells_per_job batches both wells).
+`project` is pinned to torch: under the profile's gpu=True `auto` picks cupy (when
+installed), which cannot run on the test cluster's GPUs (no CUDA).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from hcs_steps.plate import open_plate
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
-def test_the_demo_runs_on_slurm_one_job_per_well(slurm_profile, tmp_path):
+def test_the_demo_runs_on_slurm_one_job_per_batch(slurm_profile, tmp_path):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["wells"] = ["B03", "C04"]
     config["gpu_resources"] = {"slurm_partition": "gpu"}
@@ -32,10 +33,10 @@ def test_the_demo_runs_on_slurm_one_job_per_well(slurm_profile, tmp_path):
     output = output_of(result)
     assert result.returncode == 0, output[-6000:]
     jobs = submitted_jobs(output)
-    assert len(jobs) == 2 and {job_info(job)["JobState"] for job in jobs} == {"COMPLETED"}
+    assert len(jobs) == 1 and {job_info(job)["JobState"] for job in jobs} == {"COMPLETED"}
     slurm_logs = [p.read_text() for p in (tmp_path / ".snakemake/slurm_logs").rglob("*.log")]
     for well in config["wells"]:
-        # the well's ingest ran in the same SLURM job as its segments and tables
+        # each well's ingest ran in the SLURM job of its segments and tables
         [log] = [text for text in slurm_logs if f"logs/demo/ingest_well/{well}.log" in text]
         assert f"logs/demo/well_tables/{well}.log" in log
     results = tmp_path / "results" / "demo"

@@ -19,46 +19,47 @@ from slurm_support import (
     submitted_jobs,
     wait_for_state,
 )
-from workflow_support import make_config, numpy_pipeline, write_config
+from workflow_support import build_tiny_plate, make_config, numpy_pipeline, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
-FAILING_PLUGIN = '''
-from hcs_steps import memory
-from hcs_steps.steps import register_step
+#: A batch of two wells, one of which cannot be read.
+WELLS = ("B02", "B03")
 
 
-@register_step("fail_on_purpose")
-@memory.numpy
-def fail_on_purpose(stack):
-    """Fail as a step with a bug would."""
-    raise RuntimeError("this step fails on purpose")
-'''
-
-
-def test_a_failing_job_fails_the_run_without_hanging(slurm_profile, tiny_plate, tmp_path):
-    (tmp_path / "failing_steps.py").write_text(FAILING_PLUGIN)
-    pipeline = [{"name": "broken", "step": "fail_on_purpose"}]
-    config = make_config(tiny_plate, pipeline, wells=["B02"], plugins=["failing_steps"])
+def test_a_failing_well_fails_its_batch_job_without_hanging(slurm_profile, tmp_path):
+    plate = tmp_path / "tiny.zarr"
+    build_tiny_plate(plate, wells=WELLS)
+    # B03 loses its image chunks: its first segment cannot read it (missing_chunks: error)
+    for path in [p for p in (plate / "B/03").rglob("*") if p.is_file()]:
+        if path.name != "zarr.json":
+            path.unlink()
+    pipeline = numpy_pipeline()
+    pipeline[0]["backend"] = "torch"  # its own segment, normalize, then smooth_to_count
+    config = make_config(plate, pipeline, wells=list(WELLS), cluster={"wells_per_job": 2})
     write_config(tmp_path, config)
     started = time.monotonic()
     # Without the profile's retry, which would only run the same failure again (and the
     # plugin's status checks back off by 10 s each time: a retry costs ~40 s here).
-    result = run_on_slurm(
-        tmp_path, slurm_profile, "--retries", "0", env=job_environment(PYTHONPATH=str(tmp_path))
-    )
+    result = run_on_slurm(tmp_path, slurm_profile, "--retries", "0")
     elapsed = time.monotonic() - started
     output = output_of(result)
     assert result.returncode != 0, output[-4000:]
     assert elapsed < 180, f"a failed run took {elapsed:.0f} s"
-    assert "Error in rule well_chain" in output and "logs/tiny/segment_broken/B02.log" in output
+    assert "Error in rule well_batch_tiny_B02_B03" in output, output[-4000:]
+    assert "logs/tiny/segment_normalize/B03.log" in output
     [job] = submitted_jobs(output)
     assert job_info(job)["JobState"] == "FAILED"
-    # the job's SLURM log names the well and the stage that failed
+    # the job's SLURM log names the well and the stage that failed, and its log
     [slurm_log] = (tmp_path / ".snakemake/slurm_logs").rglob(f"{job}.log")
-    assert "plate tiny well B02: segment broken failed" in slurm_log.read_text()
-    log = (tmp_path / "logs/tiny/segment_broken/B02.log").read_text()
-    assert "RuntimeError: this step fails on purpose" in log
+    assert (
+        "1 of 2 wells of the batch failed: plate tiny well B03: segment normalize failed"
+        in slurm_log.read_text()
+    )
+    assert "Traceback" in (tmp_path / "logs/tiny/segment_normalize/B03.log").read_text()
+    # the other well ran to its end in the same job, and was kept for the rerun
+    assert (tmp_path / "logs/tiny/well_tables/B02.log").read_text()
+    assert (tmp_path / ".snakemake/hcs-steps/kept-wells/tiny/B02/manifest.json").is_file()
 
 
 def test_a_killed_job_is_reported_and_rerun_by_rerun_incomplete(

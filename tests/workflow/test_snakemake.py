@@ -292,7 +292,7 @@ def test_demo_config_runs_end_to_end(tmp_path, validate_plate):
 
 
 @pytest.mark.parametrize("flag", ["--profile", "--workflow-profile"])
-def test_slurm_profile_plans_one_gpu_job_per_well(tmp_path, tiny_plate, flag):
+def test_slurm_profile_plans_one_gpu_job_per_batch_of_wells(tmp_path, tiny_plate, flag):
     pipeline = numpy_pipeline()
     pipeline[0]["backend"] = "torch"
     write_config(
@@ -303,11 +303,13 @@ def test_slurm_profile_plans_one_gpu_job_per_well(tmp_path, tiny_plate, flag):
     assert settings["executor"] == "slurm" and settings["group-components"] == ["well=1"]
     result = run_snakemake(tmp_path, "-n", flag, str(profile))
     assert f"{profile.parent}/slurm-gpu" in result.stderr.split("for setting")[0]
-    # submitting jobs, a well's chain is one rule: its torch segment asks for the GPU
-    chain_jobs = planned_jobs(result, "well_chain")
-    assert len(chain_jobs) == len(WELLS), result.stdout[-4000:]
-    assert all("gpu=1" in b and "slurm_partition=gpu" in b for b in chain_jobs)
-    assert not planned_jobs(result, "segment_normalize") + planned_jobs(result, "well_tables")
+    # submitting jobs, the wells' chains are one rule per batch of cluster.wells_per_job
+    # (default 4: all three wells); each well's torch segment adds a GPU to the request
+    [batch] = planned_jobs(result, "well_batch_tiny_B02_C02")
+    assert f"gpu={len(WELLS)}" in batch and "slurm_partition=gpu" in batch, batch
+    assert f"cpus_per_task={2 * len(WELLS)}" in batch and "runtime=30" in batch, batch
+    assert not planned_jobs(result, "well_chain") + planned_jobs(result, "segment_normalize")
+    assert not planned_jobs(result, "well_tables")
 
 
 PLUGIN = '''

@@ -12,6 +12,7 @@ from hcs_steps.workflow.run_segment import run_segment
 from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.tables import TABLE_KINDS
 from hcs_steps.workflow.versions import hcs_steps_version, versions_table
+from hcs_steps.workflow.well_batches import plate_batches
 
 # Refused here, before any job runs, with the config key at fault in the message.
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
@@ -26,6 +27,11 @@ WRITTEN_STEPS = [name for segment in PLAN.segments for name in segment.written]
 # submitted (--jobs, which Snakemake needs for a non-local executor and turns into --cores
 # for a local one), or this is a submitted job (remote mode), so both know the same rules.
 WELL_CHAIN = workflow.nodes is not None or workflow.remote_exec
+# There, cluster.wells_per_job wells share a job, at once (workflow/rules/well_chain.smk).
+WELLS_PER_JOB = config["cluster"]["wells_per_job"]
+WELL_BATCHES = plate_batches(
+    {name: plate.wells for name, plate in PLATES.items()}, WELLS_PER_JOB
+)
 VERSIONS = versions_table()
 RUN_ID = run_id(config, VERSIONS)
 

@@ -1,6 +1,19 @@
 # The per-well rules' inputs, outputs, logs and params, declared once: the rules per stage
 # (steps.smk, ingest.smk, tables.smk) and the cluster's chain rule (well_chain.smk) are
 # built from these, so a change to what a stage reads or writes reaches both.
+from functools import partial
+
+from snakemake.iocontainers import Wildcards
+from snakemake.resources import Resources
+
+from hcs_steps.workflow.kept_wells import fingerprint, keep, kept_well, restore
+from hcs_steps.workflow.well_batches import (
+    WellBatchError,
+    batch_resources,
+    plain_number,
+    run_well_batch,
+    threads_per_well,
+)
 from hcs_steps.workflow.well_chain import SegmentRun, TablesRun, run_well_chain
 
 # --- segments
@@ -209,35 +222,172 @@ def chain_segment_params(wildcards):
     ]
 
 
-def run_chain_job(wildcards, params, output, log):
-    segments = [
+def chain_well_arguments(wildcards, segments, ingests, outputs, logs):
+    """run_well_chain's arguments for one well: ``segments`` its chain_segment_params,
+    ``outputs`` and ``logs`` its files by the names of chain_named_outputs and chain_logs.
+    """
+    runs = [
         SegmentRun(
             spec=segment["segment"],
             input_plate=segment["input_plate"],
             output_plates=segment["output_plates"],
             measurements={
-                kind: output[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS
+                kind: outputs[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS
             },
-            log=log[planned.rule_name],
+            log=logs[planned.rule_name],
             reading=segment["reading"],
             illumination=segment["illumination"],
         )
-        for planned, segment in zip(PLAN.segments, params.segments)
+        for planned, segment in zip(PLAN.segments, segments)
     ]
     tables = TablesRun(
         inputs={
             kind: resolved(measurements, wildcards)
             for kind, measurements in well_table_inputs().items()
         },
-        outputs={kind: output[f"well_tables_{kind}"] for kind in TABLE_KINDS},
-        log=log.well_tables,
+        outputs={kind: outputs[f"well_tables_{kind}"] for kind in TABLE_KINDS},
+        log=logs["well_tables"],
     )
+    return {
+        "plate": PLATES[wildcards.plate],
+        "well": well_name(wildcards),
+        "ingest_log": logs["ingest_well"] if ingests else None,
+        "segments": runs,
+        "tables": tables,
+        "plugins": config["plugins"],
+        "provenance": {"hcs_steps_version": VERSION},
+    }
+
+
+def run_chain_job(wildcards, params, output, log):
     run_well_chain(
-        PLATES[wildcards.plate],
-        well_name(wildcards),
-        ingest_log=log.ingest_well if params.ingests else None,
-        segments=segments,
-        tables=tables,
-        plugins=config["plugins"],
-        provenance={"hcs_steps_version": params.version},
+        **chain_well_arguments(wildcards, params.segments, params.ingests, output, log)
     )
+
+
+# --- several wells' chains in one job, at once (cluster.wells_per_job above 1)
+
+
+def well_wildcards(plate, well):
+    row, column = parse_well(well)
+    return Wildcards(fromdict={"plate": plate, "row": row, "column": column})
+
+
+def well_files(patterns, plate, well):
+    """``patterns`` (of plate, row and column) of one well."""
+    values = dict(well_wildcards(plate, well).items())
+    return [str(pattern).format(**values) for pattern in patterns]
+
+
+def batch_well_outputs(batch):
+    ingests = PLATES[batch.plate].ingest
+    return [
+        path
+        for well in batch.wells
+        for path in well_files(chain_well_outputs(ingests), batch.plate, well)
+    ]
+
+
+def batch_by_well(named, batch):
+    """``{name: pattern}`` of one well (chain_named_outputs, chain_logs) as
+    ``{well_name: file}`` for every well of the batch: names unique within the job."""
+    return {
+        f"{well}_{name}": well_files([pattern], batch.plate, well)[0]
+        for well in batch.wells
+        for name, pattern in named.items()
+    }
+
+
+def of_well(files, well, names):
+    """One well's files of a batch job's named outputs or logs, by their chain names."""
+    return {name: files[f"{well}_{name}"] for name in names}
+
+
+def batch_inputs(batch):
+    inputs = chain_inputs(PLATES[batch.plate].ingest)
+    read = [
+        path
+        for well in batch.wells
+        for path in inputs(well_wildcards(batch.plate, well))
+    ]
+    return list(dict.fromkeys(read))
+
+
+def batch_job_resources(batch):
+    """What the batch's wells ask for together (well_batches.batch_resources): a well's
+    share is the profile's default resources, then what the chain rule asks for."""
+    defaults = Resources.from_mapping(
+        workflow.resource_settings.default_resources or {}
+    )
+    # a default given as a number, on the command line or in a profile (its raw text);
+    # an expression of a job's input, such as Snakemake's own mem_mb, applies unscaled
+    per_well = {
+        name: number
+        for name in defaults
+        if (number := plain_number(defaults[name].raw)) is not None
+    }
+    per_well.update(chain_resources())
+    return batch_resources(per_well, len(batch.wells))
+
+
+def batch_params(batch):
+    ingests = PLATES[batch.plate].ingest
+    params = {
+        "plate": batch.plate,
+        "wells": list(batch.wells),
+        "ingests": ingests,
+        "version": VERSION,
+        "segments": {
+            well: chain_segment_params(well_wildcards(batch.plate, well))
+            for well in batch.wells
+        },
+    }
+    if ingests:
+        params["source"] = ingest_source(well_wildcards(batch.plate, batch.wells[0]))
+    return params
+
+
+def run_batch_job(params, output, log, resources):
+    """A batch rule's body: each well's chain (chain_well_arguments) in a thread of its
+    own, sharing the job's cores out. A well that finished in a failed run of the batch
+    comes back from where that run kept it (kept_wells), if made as it would be now."""
+    named = list(chain_named_outputs())
+    logs = list(chain_logs(params.ingests))
+    threads = threads_per_well(resources.get("cpus_per_task", 1), len(params.wells))
+    inputs = chain_inputs(params.ingests)
+    chains, kept = {}, {}
+    for well in params.wells:
+        wildcards = well_wildcards(params.plate, well)
+        outputs = of_well(output, well, named)
+        store = kept_well(params.plate, well)
+        digest = fingerprint(
+            [params.segments[well], params.version, getattr(params, "source", None)],
+            inputs(wildcards),
+        )
+        declared = well_files(chain_well_outputs(params.ingests), params.plate, well)
+        well_logs = of_well(log, well, logs)
+        kept[well] = (store, digest, declared + list(outputs.values()))
+        if restore(*kept[well]):
+            print(
+                f"plate {params.plate} well {well}: kept from an earlier run, not rerun"
+            )
+            continue
+        chains[well] = partial(
+            run_well_chain,
+            **chain_well_arguments(
+                wildcards,
+                params.segments[well],
+                params.ingests,
+                outputs,
+                well_logs,
+            ),
+            threads=threads,
+        )
+    try:
+        run_well_batch(chains)
+    except WellBatchError as error:
+        # Snakemake removes a failed job's outputs: keep the finished (and the restored)
+        # wells from that
+        for well in set(params.wells) - error.failed:
+            keep(*kept[well], logs=list(of_well(log, well, logs).values()))
+        raise
