@@ -113,7 +113,9 @@ def fail_on_purpose(stack):
 
 def test_a_failing_stage_names_its_well_and_log(tiny_plate, tmp_path, monkeypatch):
     (tmp_path / "failing_steps.py").write_text(FAILING_PLUGIN)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]]))
+    # the plugin beside the test's own code; CI runs with no PYTHONPATH at all
+    search_path = [str(tmp_path), os.environ.get("PYTHONPATH")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, search_path)))
     pipeline = [numpy_pipeline()[0], {"name": "broken", "step": "fail_on_purpose"}]
     config = make_config(
         tiny_plate,
