@@ -13,6 +13,8 @@
 #
 # Idempotent: a second run with the cluster up only checks that it answers.
 set -euo pipefail
+# The daemons live in /usr/sbin, which a non-login root shell may lack on its PATH.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 BASE=${HCS_STEPS_SLURM_BASE:-/tmp/hcs-steps-slurm}
 SYSTEM_CONF=/etc/slurm/slurm.conf

@@ -2,6 +2,8 @@
 # Stop the cluster tests/slurm/start-slurm.sh started: only the daemons named in its PID
 # files, then its base directory and the /etc/slurm/slurm.conf symlink if it is ours.
 set -uo pipefail
+# The daemons live in /usr/sbin, which a non-login root shell may lack on its PATH.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 BASE=${HCS_STEPS_SLURM_BASE:-/tmp/hcs-steps-slurm}
 SYSTEM_CONF=/etc/slurm/slurm.conf
