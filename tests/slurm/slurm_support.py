@@ -12,10 +12,10 @@ import ast
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+import workflow_support
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,18 +55,8 @@ def write_test_profile(directory: Path) -> Path:
 
 
 def snakemake_command(workdir: Path, profile: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--profile",
-        str(profile),
-        *args,
-    ]
+    """The workflow tests' Snakemake command line, through the cluster ``profile``."""
+    return workflow_support.snakemake_command(workdir, "--profile", str(profile), *args)
 
 
 PYTHON_STARTS_ENV = "HCS_STEPS_TEST_PYTHON_STARTS"

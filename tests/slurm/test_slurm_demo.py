@@ -12,9 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 from slurm_support import REPO, job_info, output_of, run_on_slurm, submitted_jobs
-from workflow_support import write_config
-
-from hcs_steps.plate import open_plate
+from workflow_support import assert_demo_b03_counted_closely, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -43,10 +41,4 @@ def test_the_demo_runs_on_slurm_one_job_per_batch(slurm_profile, tmp_path):
     summary = pd.read_csv(results / "tables" / "summary.csv")
     assert set(summary["well"]) == {"B03", "C04"}
     # B03's slabs cut through the labelled nuclei: counted closely, as in a local run
-    known = open_plate(results / "ingested.zarr").attributes["known_counts"]["B03"]
-    counts = pd.read_csv(results / "tables" / "counts.csv").query(
-        "well == 'B03' and step == 'count'"
-    )
-    found = counts.groupby("field")["count"].sum().sort_index().tolist()
-    assert len(found) == len(known)
-    assert all(abs(f - k["objects"]) <= 2 for f, k in zip(found, known, strict=True))
+    assert_demo_b03_counted_closely(results)

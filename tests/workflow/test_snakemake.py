@@ -9,6 +9,7 @@ import yaml
 from workflow_support import (
     REPO,
     WELLS,
+    assert_demo_b03_counted_closely,
     build_tiny_plate,
     files_under,
     job_counts,
@@ -282,13 +283,7 @@ def test_demo_config_runs_end_to_end(tmp_path, validate_plate):
     assert set(summary["well"]) == {"B03", "C04"}
     assert len(list((results / "heatmaps").glob("count.*.png"))) == 4
     # B03's slabs cut through the labelled nuclei: the demo pipeline counts them closely.
-    known = open_plate(results / "ingested.zarr").attributes["known_counts"]["B03"]
-    counts = pd.read_csv(results / "tables" / "counts.csv").query(
-        "well == 'B03' and step == 'count'"
-    )
-    found = counts.groupby("field")["count"].sum().sort_index().tolist()
-    assert len(found) == len(known)
-    assert all(abs(f - k["objects"]) <= 2 for f, k in zip(found, known, strict=True))
+    assert_demo_b03_counted_closely(results)
 
 
 @pytest.mark.parametrize("flag", ["--profile", "--workflow-profile"])
