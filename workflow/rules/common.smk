@@ -13,6 +13,7 @@ from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.tables import TABLE_KINDS
 from hcs_steps.workflow.versions import hcs_steps_version, versions_table
 from hcs_steps.workflow.well_batches import plate_batches
+from hcs_steps.workflow.worker_processes import worker_pool
 
 # Refused here, before any job runs, with the config key at fault in the message.
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
@@ -31,6 +32,11 @@ WELL_CHAIN = workflow.nodes is not None or workflow.remote_exec
 WELLS_PER_JOB = config["cluster"]["wells_per_job"]
 WELL_BATCHES = plate_batches(
     {name: plate.wells for name, plate in PLATES.items()}, WELLS_PER_JOB
+)
+# Locally with more than one core, segment jobs run in worker processes instead of sharing
+# the GIL of Snakemake's process (hcs_steps/workflow/worker_processes.py).
+WORKER_PROCESSES = (
+    not WELL_CHAIN and config["local"]["worker_processes"] and workflow.cores > 1
 )
 VERSIONS = versions_table()
 RUN_ID = run_id(config, VERSIONS)
@@ -269,3 +275,12 @@ def run_record_job(plate, output, log):
     jobs.run_record(
         config, VERSIONS, plate, PLATES[plate].wells, segments, ingested, outputs, log
     )
+
+
+def run_in_worker(function, job, **kwargs):
+    """``function(**kwargs)``, a job's work: in a worker process when WORKER_PROCESSES,
+    otherwise in the job's thread. ``job`` names the job in the error of a dead worker.
+    """
+    if WORKER_PROCESSES:
+        return worker_pool(workflow.cores).run(function, job=job, **kwargs)
+    return function(**kwargs)

@@ -66,19 +66,7 @@ for segment in PLAN.segments:
             well=well_name,
             illumination=segment_illumination(segment),
         run:
-            run_segment(
-                params.segment,
-                plate=wildcards.plate,
-                well=params.well,
-                input_plate=params.input_plate,
-                output_plates=params.output_plates,
-                measurements=by_table_kind(output),
-                channel_names=params.channels,
-                log=log[0],
-                plugins=config["plugins"],
-                provenance={"hcs_steps_version": params.version},
-                illumination=params.illumination,
-            )
+            run_sweep_segment_job(wildcards, params, output, log)
 
 
 rule sweep_well_tables:

@@ -100,3 +100,24 @@ def sweep_outputs():
             for kind in ("counts", "objects", "summary")
         ]
     return targets
+
+
+def run_sweep_segment_job(wildcards, params, output, log):
+    """A sweep segment rule's body: run_segment (in a worker: run_in_worker) on the
+    combination's chain."""
+    run_in_worker(
+        run_segment,
+        f"sweep segment {params.segment['segment']} of plate {wildcards.plate}, "
+        f"chain {wildcards.chain}, well {params.well}",
+        spec=params.segment,
+        plate=wildcards.plate,
+        well=params.well,
+        input_plate=params.input_plate,
+        output_plates=params.output_plates,
+        measurements={kind: str(path) for kind, path in by_table_kind(output).items()},
+        channel_names=params.channels,
+        log=str(log[0]),
+        plugins=config["plugins"],
+        provenance={"hcs_steps_version": params.version},
+        illumination=params.illumination,
+    )

@@ -46,14 +46,18 @@ def segment_measurement_outputs(segment):
 
 def run_segment_job(wildcards, params, output, log):
     """A segment rule's body: run_segment with what the rule declared."""
-    run_segment(
-        params.segment,
+    run_in_worker(
+        run_segment,
+        f"segment {params.segment['segment']} of plate {wildcards.plate}, "
+        f"well {well_name(wildcards)}",
+        spec=params.segment,
         plate=wildcards.plate,
         well=well_name(wildcards),
         input_plate=params.input_plate,
         output_plates=params.output_plates,
-        measurements=by_table_kind(output),
-        log=log[0],
+        # str(): Snakemake's file objects would drag their rule into the worker's pickle
+        measurements={kind: str(path) for kind, path in by_table_kind(output).items()},
+        log=str(log[0]),
         plugins=config["plugins"],
         provenance={"hcs_steps_version": params.version},
         illumination=params.illumination,

@@ -1,0 +1,128 @@
+"""Run the per-well jobs of a local run in worker processes that last the whole run.
+
+Snakemake runs ``run:`` blocks in threads of its own process (``profiles/default``:
+``force-use-threads``), so that torch, jax or tensorflow are imported once per run rather
+than once per job. But those threads share one GIL with each other and with Snakemake's
+scheduler thread, and a job's Python between its numpy and torch calls holds it: on 2 cores,
+96 wells took as long in two job threads as one after another (benchmarks/RESULTS.md). So
+with more than one core a job's work goes to a worker process instead:
+
+- at most ``cores`` workers, each started on first need and kept until Snakemake exits, so
+  each imports its libraries once; a job waits for its result in its thread, without the GIL;
+- ``spawn``, not ``fork``: the Snakemake process has threads (forking it could copy a lock
+  some thread holds), and a forked CUDA context is unusable;
+- one worker runs one job at a time, and each worker is its own one-process executor: a
+  worker that dies (killed for memory, a crash in native code) fails only the job it ran,
+  with a message naming it, and the next job gets a new worker.
+
+What a worker runs must be a module-level function of picklable arguments (paths, params,
+plain data). GPU jobs take their device slot inside the function (``gpu_slots``: a ``flock``
+excludes processes as it excludes threads), so a worker serves CPU and GPU jobs alike.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import pickle
+import queue
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+
+class WorkerDied(RuntimeError):
+    """The worker process running a job ended before the job did."""
+
+
+class WorkerError(RuntimeError):
+    """An exception a worker raised that could not be sent back as itself (not picklable);
+    its message keeps the original type, message and traceback."""
+
+
+def _call(function: Callable, kwargs: dict):
+    """A worker's side of a job: the function's result, or an exception the job's thread
+    can re-raise (the original one when it survives pickling)."""
+    try:
+        return function(**kwargs)
+    except BaseException as error:
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:
+            text = "".join(traceback.format_exception(error))
+            raise WorkerError(f"{type(error).__name__}: {error}\n{text}") from None
+        raise
+
+
+class WorkerProcesses:
+    """Up to ``size`` worker processes; :meth:`run` runs one call in an idle one."""
+
+    def __init__(self, size: int):
+        if size < 1:
+            raise ValueError(f"a worker pool needs at least one worker, not {size}")
+        self.size = size
+        self._context = multiprocessing.get_context("spawn")
+        self._idle: queue.LifoQueue = queue.LifoQueue()  # warm workers first
+        self._lock = threading.Lock()
+        self._workers: list[ProcessPoolExecutor] = []
+
+    def run(self, function: Callable, /, *, job: str, **kwargs):
+        """``function(**kwargs)`` in a worker; ``job`` names the job if the worker dies."""
+        worker = self._take()
+        try:
+            return worker.submit(_call, function, kwargs).result()
+        except BrokenProcessPool:
+            self._discard(worker)
+            worker = None
+            raise WorkerDied(
+                f"{job}: its worker process ended before it did (killed, e.g. for using too "
+                "much memory, or crashed in native code); the job's log says how far it got. "
+                "Rerun to retry it; if it dies again, give it more memory or run with "
+                "--cores 1 to see the error in Snakemake's own process."
+            ) from None
+        finally:
+            if worker is not None:
+                self._idle.put(worker)
+
+    def shutdown(self) -> None:
+        """Stop every worker (idle ones exit at once; busy ones after their job)."""
+        with self._lock:
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.shutdown(wait=False, cancel_futures=True)
+
+    def _take(self) -> ProcessPoolExecutor:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if len(self._workers) < self.size:
+                worker = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+                self._workers.append(worker)
+                return worker
+        return self._idle.get()
+
+    def _discard(self, worker: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+        worker.shutdown(wait=False, cancel_futures=True)
+
+
+_pool: WorkerProcesses | None = None
+_pool_lock = threading.Lock()
+
+
+def worker_pool(size: int) -> WorkerProcesses:
+    """The process's pool of ``size`` workers, made on first use and stopped at exit."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool.size != size:
+            if _pool is not None:
+                _pool.shutdown()
+            _pool = WorkerProcesses(size)
+            atexit.register(_pool.shutdown)
+        return _pool

@@ -1,0 +1,170 @@
+"""Worker processes for local jobs (hcs_steps/workflow/worker_processes.py): the pool on its
+own, then a real Snakemake run whose segment jobs run in it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import worker_calls
+from workflow_support import (
+    build_tiny_plate,
+    make_config,
+    numpy_pipeline,
+    run_snakemake,
+    write_config,
+)
+
+from hcs_steps.workflow.worker_processes import WorkerDied, WorkerError, WorkerProcesses
+
+
+@pytest.fixture
+def pool():
+    workers = WorkerProcesses(2)
+    yield workers
+    workers.shutdown()
+
+
+def test_a_call_runs_in_another_process_and_returns_its_result(pool):
+    assert pool.run(worker_calls.process_id, job="a job") != os.getpid()
+
+
+def test_workers_are_kept_so_each_imports_its_libraries_once(pool):
+    first = pool.run(worker_calls.import_then_report, job="a job", name="colorsys")
+    seen = {pool.run(worker_calls.process_id, job="a job") for _ in range(5)}
+    assert seen == {first}  # one job at a time: the warm worker serves them all
+    assert pool.run(worker_calls.loaded_modules, job="a job", names=["colorsys"]) == ["colorsys"]
+
+
+def test_jobs_at_once_get_a_worker_each_up_to_the_pool_size(pool):
+    with ThreadPoolExecutor(6) as threads:
+        pids = list(
+            threads.map(
+                lambda _: pool.run(worker_calls.process_id, job="a job", pause=0.3), range(6)
+            )
+        )
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+
+
+def test_an_exception_comes_back_as_itself(pool):
+    with pytest.raises(KeyError, match="plate p well B03"):
+        pool.run(worker_calls.fail_with, job="a job", message="plate p well B03")
+
+
+def test_an_exception_that_cannot_be_pickled_comes_back_as_text(pool):
+    with pytest.raises(WorkerError, match=r"(?s)Unpicklable: field 2\n.*fail_unpicklably"):
+        pool.run(worker_calls.fail_unpicklably, job="a job", message="field 2")
+
+
+def test_a_dead_worker_fails_its_job_only_and_is_replaced(pool):
+    results = {}
+
+    def slow_job():
+        results["slow"] = pool.run(worker_calls.process_id, job="slow", pause=1.0)
+
+    thread = threading.Thread(target=slow_job)
+    thread.start()
+    with pytest.raises(WorkerDied, match="segment s of plate p, well B03: its worker process"):
+        pool.run(worker_calls.die, job="segment s of plate p, well B03")
+    thread.join()
+    assert results["slow"] != os.getpid()  # the job beside it finished in its worker
+    assert pool.run(worker_calls.process_id, job="next") == results["slow"]
+    with ThreadPoolExecutor(2) as threads:  # and the pool is back to two workers
+        pids = set(
+            threads.map(
+                lambda _: pool.run(worker_calls.process_id, job="a job", pause=0.3), range(2)
+            )
+        )
+    assert len(pids) == 2 and results["slow"] in pids
+
+
+# A numpy step that records which process ran it, and kills that process once when the file
+# ``die_once`` exists (the job that claims the file by renaming it is the one that dies).
+PROCESS_PLUGIN = """
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+from hcs_steps import memory
+from hcs_steps.steps import register_step
+
+
+@register_step("record_process")
+@memory.numpy
+def record_process(stack, *, directory="", die_once=""):
+    worker = multiprocessing.parent_process() is not None
+    Path(directory, f"{os.getpid()}.{'worker' if worker else 'snakemake'}").touch()
+    if die_once:
+        try:
+            os.rename(die_once, die_once + ".claimed")
+        except FileNotFoundError:
+            pass
+        else:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return stack
+"""
+
+
+def process_config(tmp_path: Path, name: str, *, worker_processes: bool, die_once: str = ""):
+    plate = tmp_path / "plate.zarr"
+    if not plate.exists():
+        build_tiny_plate(plate)
+    (tmp_path / "process_steps.py").write_text(PROCESS_PLUGIN)
+    records = tmp_path / f"{name}-processes"
+    records.mkdir()
+    recorder = {
+        "name": "record",
+        "step": "record_process",
+        "params": {"directory": str(records), "die_once": die_once},
+    }
+    workdir = tmp_path / name
+    config = make_config(
+        plate,
+        [recorder, *numpy_pipeline()],
+        plugins=["process_steps"],
+        local={"worker_processes": worker_processes},
+    )
+    write_config(workdir, config)
+    return workdir, records
+
+
+def well_counts(workdir: Path) -> pd.DataFrame:
+    return pd.read_parquet(workdir / "results/tiny/tables/counts.parquet")
+
+
+@pytest.mark.slow
+def test_segment_jobs_run_in_at_most_cores_workers_with_the_same_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    pooled, pooled_records = process_config(tmp_path, "pooled", worker_processes=True)
+    threaded, threaded_records = process_config(tmp_path, "threaded", worker_processes=False)
+    run_snakemake(pooled)
+    run_snakemake(threaded)
+    workers = {path.name for path in pooled_records.iterdir()}
+    assert workers and all(name.endswith(".worker") for name in workers)
+    assert len(workers) <= 2  # --cores 2
+    in_snakemake = {path.name for path in threaded_records.iterdir()}
+    assert len(in_snakemake) == 1 and next(iter(in_snakemake)).endswith(".snakemake")
+    pd.testing.assert_frame_equal(well_counts(pooled), well_counts(threaded))
+
+
+@pytest.mark.slow
+def test_a_killed_worker_fails_its_job_by_name_and_a_rerun_completes(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    trigger = tmp_path / "die-once"
+    trigger.touch()
+    workdir, _ = process_config(tmp_path, "run", worker_processes=True, die_once=str(trigger))
+    failed = run_snakemake(workdir, check=False)
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    assert "its worker process ended before it did" in output
+    assert "of plate tiny, well " in output
+    assert (tmp_path / "die-once.claimed").exists()
+    run_snakemake(workdir)  # the trigger is spent: the rerun completes
+    clean, _ = process_config(tmp_path, "clean", worker_processes=False)
+    run_snakemake(clean)
+    pd.testing.assert_frame_equal(well_counts(workdir), well_counts(clean))
