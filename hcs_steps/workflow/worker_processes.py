@@ -9,8 +9,11 @@ with more than one core a job's work goes to a worker process instead:
 
 - at most ``cores`` workers, each started on first need and kept until Snakemake exits, so
   each imports its libraries once; a job waits for its result in its thread, without the GIL;
-- ``spawn``, not ``fork``: the Snakemake process has threads (forking it could copy a lock
-  some thread holds), and a forked CUDA context is unusable;
+- started by ``forkserver``, not by ``fork`` of Snakemake's process, which has threads
+  (forking it could copy a lock some thread holds) and may hold a CUDA context (a forked one
+  is unusable): a fresh single-threaded server process imports hcs-steps and the plan's
+  libraries once (``preload``) and forks each worker from itself, so N workers pay one
+  import (torch: 1.2 s of CPU; on a 32-core node 32 would be 40 s) and share those pages;
 - one worker runs one job at a time, and each worker is its own one-process executor: a
   worker that dies (killed for memory, a crash in native code) fails only the job it ran,
   with a message naming it, and the next job gets a new worker.
@@ -57,13 +60,20 @@ def _call(function: Callable, kwargs: dict):
 
 
 class WorkerProcesses:
-    """Up to ``size`` worker processes; :meth:`run` runs one call in an idle one."""
+    """Up to ``size`` worker processes; :meth:`run` runs one call in an idle one.
 
-    def __init__(self, size: int):
+    ``preload``: modules the fork server imports before it forks any worker. Only modules
+    that start no threads and touch no device when imported belong there (numpy, torch,
+    scikit-image do not; tensorflow starts threads), since the workers are forks of it.
+    """
+
+    def __init__(self, size: int, preload: tuple[str, ...] = ()):
         if size < 1:
             raise ValueError(f"a worker pool needs at least one worker, not {size}")
         self.size = size
-        self._context = multiprocessing.get_context("spawn")
+        self.preload = tuple(preload)
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(list(self.preload))
         self._idle: queue.LifoQueue = queue.LifoQueue()  # warm workers first
         self._lock = threading.Lock()
         self._workers: list[ProcessPoolExecutor] = []
@@ -112,17 +122,27 @@ class WorkerProcesses:
         worker.shutdown(wait=False, cancel_futures=True)
 
 
+def preload_for(memory_types) -> tuple[str, ...]:
+    """What the fork server imports for a plan of ``memory_types``: the segment runner and
+    every library of the plan whose adapter declares its import safe to fork."""
+    from hcs_steps.memory.adapters import adapter_for
+
+    libraries = {adapter_for(kind) for kind in memory_types}
+    modules = sorted(adapter.module for adapter in libraries if adapter.fork_safe_import)
+    return ("hcs_steps.workflow.run_segment", "hcs_steps.steps", *modules)
+
+
 _pool: WorkerProcesses | None = None
 _pool_lock = threading.Lock()
 
 
-def worker_pool(size: int) -> WorkerProcesses:
+def worker_pool(size: int, preload: tuple[str, ...] = ()) -> WorkerProcesses:
     """The process's pool of ``size`` workers, made on first use and stopped at exit."""
     global _pool
     with _pool_lock:
-        if _pool is None or _pool.size != size:
+        if _pool is None or (_pool.size, _pool.preload) != (size, tuple(preload)):
             if _pool is not None:
                 _pool.shutdown()
-            _pool = WorkerProcesses(size)
+            _pool = WorkerProcesses(size, preload)
             atexit.register(_pool.shutdown)
         return _pool

@@ -13,7 +13,7 @@ from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.tables import TABLE_KINDS
 from hcs_steps.workflow.versions import hcs_steps_version, versions_table
 from hcs_steps.workflow.well_batches import plate_batches
-from hcs_steps.workflow.worker_processes import worker_pool
+from hcs_steps.workflow.worker_processes import preload_for, worker_pool
 
 # Refused here, before any job runs, with the config key at fault in the message.
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
@@ -282,5 +282,6 @@ def run_in_worker(function, job, **kwargs):
     otherwise in the job's thread. ``job`` names the job in the error of a dead worker.
     """
     if WORKER_PROCESSES:
-        return worker_pool(workflow.cores).run(function, job=job, **kwargs)
+        preload = preload_for({segment.memory_type for segment in PLAN.segments})
+        return worker_pool(workflow.cores, preload).run(function, job=job, **kwargs)
     return function(**kwargs)

@@ -91,6 +91,9 @@ class Adapter:
     auto_rank_cpu: int | None = None
     #: Arrays never change once made (jax, tensorflow): writable libraries get copies.
     immutable = False
+    #: Importing the module starts no thread and touches no device, so a process that
+    #: imported it may fork: the local worker processes' fork server imports it for them.
+    fork_safe_import = False
     #: The library's out-of-memory exception classes, as (top-level module, class name).
     oom_types: tuple[tuple[str, str], ...] = ()
     #: Its general exception classes whose message tells (``oom_markers``) whether they

@@ -13,6 +13,7 @@ class NumpyAdapter(Adapter):
     array_class = ("numpy", "ndarray")
     auto_rank_cpu = 0  # the scikit-image reference, first without a GPU
     module = "numpy"
+    fork_safe_import = True
     package = "numpy"
     extra = "all"
     # numpy's allocation failures are MemoryErrors: nothing more to recognise.

@@ -30,6 +30,7 @@ class TorchAdapter(Adapter):
     array_modules = ("torch",)
     array_class = ("torch", "Tensor")
     module = "torch"
+    fork_safe_import = True
     package = "torch"
     extra = "torch"
     cuda_capable = True
