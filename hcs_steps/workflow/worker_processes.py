@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import pickle
 import queue
+import select
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -43,6 +46,35 @@ class WorkerDied(RuntimeError):
 class WorkerError(RuntimeError):
     """An exception a worker raised that could not be sent back as itself (not picklable);
     its message keeps the original type, message and traceback."""
+
+
+def _end_with(pid: int) -> None:
+    """A worker's initializer: exit as soon as process ``pid`` (Snakemake's) has ended, even
+    by SIGKILL. A worker left behind would go on writing a well that the next run redoes,
+    and nothing else ends it: it holds both ends of its own task pipe, and the fork server
+    (its parent) lives as long as its workers do."""
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(pid)  # Linux 5.3+: readable once the process has ended
+        except (AttributeError, OSError):
+            while _alive(pid):
+                time.sleep(1.0)
+        else:
+            select.select([handle], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hcs-steps-watch-snakemake", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _call(function: Callable, kwargs: dict):
@@ -110,7 +142,12 @@ class WorkerProcesses:
             pass
         with self._lock:
             if len(self._workers) < self.size:
-                worker = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+                worker = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=self._context,
+                    initializer=_end_with,
+                    initargs=(os.getpid(),),
+                )
                 self._workers.append(worker)
                 return worker
         return self._idle.get()

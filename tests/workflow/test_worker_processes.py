@@ -4,7 +4,9 @@ own, then a real Snakemake run whose segment jobs run in it."""
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from workflow_support import (
     make_config,
     numpy_pipeline,
     run_snakemake,
+    snakemake_command,
     write_config,
 )
 
@@ -88,6 +91,7 @@ PROCESS_PLUGIN = """
 import multiprocessing
 import os
 import signal
+import time
 from pathlib import Path
 
 from hcs_steps import memory
@@ -96,9 +100,12 @@ from hcs_steps.steps import register_step
 
 @register_step("record_process")
 @memory.numpy
-def record_process(stack, *, directory="", die_once=""):
+def record_process(stack, *, directory="", die_once="", wait_for=""):
     worker = multiprocessing.parent_process() is not None
     Path(directory, f"{os.getpid()}.{'worker' if worker else 'snakemake'}").touch()
+    deadline = time.monotonic() + 120
+    while wait_for and not Path(wait_for).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     if die_once:
         try:
             os.rename(die_once, die_once + ".claimed")
@@ -110,7 +117,9 @@ def record_process(stack, *, directory="", die_once=""):
 """
 
 
-def process_config(tmp_path: Path, name: str, *, worker_processes: bool, die_once: str = ""):
+def process_config(
+    tmp_path: Path, name: str, *, worker_processes: bool, die_once: str = "", wait_for: str = ""
+):
     plate = tmp_path / "plate.zarr"
     if not plate.exists():
         build_tiny_plate(plate)
@@ -120,7 +129,7 @@ def process_config(tmp_path: Path, name: str, *, worker_processes: bool, die_onc
     recorder = {
         "name": "record",
         "step": "record_process",
-        "params": {"directory": str(records), "die_once": die_once},
+        "params": {"directory": str(records), "die_once": die_once, "wait_for": wait_for},
     }
     workdir = tmp_path / name
     config = make_config(
@@ -168,3 +177,38 @@ def test_a_killed_worker_fails_its_job_by_name_and_a_rerun_completes(tmp_path, m
     clean, _ = process_config(tmp_path, "clean", worker_processes=False)
     run_snakemake(clean)
     pd.testing.assert_frame_equal(well_counts(workdir), well_counts(clean))
+
+
+@pytest.mark.slow
+def test_workers_end_when_snakemake_is_killed(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    never = tmp_path / "never-opened"
+    workdir, records = process_config(tmp_path, "run", worker_processes=True, wait_for=str(never))
+    snakemake = subprocess.Popen(
+        snakemake_command(workdir, "--cores", "2"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HCS_STEPS_VISIBLE_GPUS": ""},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(records.iterdir()):  # a worker is inside a job, waiting
+            assert snakemake.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        snakemake.kill()
+        snakemake.wait()
+    workers = [int(path.name.split(".")[0]) for path in records.iterdir()]
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has: it awaits its reaper)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
