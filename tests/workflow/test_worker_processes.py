@@ -22,7 +22,17 @@ from workflow_support import (
     write_config,
 )
 
-from hcs_steps.workflow.worker_processes import WorkerDied, WorkerError, WorkerProcesses
+from hcs_steps.workflow.worker_processes import (
+    JobUsage,
+    WorkerDied,
+    WorkerError,
+    WorkerProcesses,
+)
+
+
+def result_of(pool, function, **kwargs):
+    result, _ = pool.run(function, **kwargs)
+    return result
 
 
 @pytest.fixture
@@ -33,53 +43,70 @@ def pool():
 
 
 def test_a_call_runs_in_another_process_and_returns_its_result(pool):
-    assert pool.run(worker_calls.process_id, job="a job") != os.getpid()
+    assert result_of(pool, worker_calls.process_id, job="a job") != os.getpid()
 
 
 def test_workers_are_kept_so_each_imports_its_libraries_once(pool):
-    first = pool.run(worker_calls.import_then_report, job="a job", name="colorsys")
-    seen = {pool.run(worker_calls.process_id, job="a job") for _ in range(5)}
+    first = result_of(pool, worker_calls.import_then_report, job="a job", name="colorsys")
+    seen = {result_of(pool, worker_calls.process_id, job="a job") for _ in range(5)}
     assert seen == {first}  # one job at a time: the warm worker serves them all
-    assert pool.run(worker_calls.loaded_modules, job="a job", names=["colorsys"]) == ["colorsys"]
+    assert result_of(pool, worker_calls.loaded_modules, job="a job", names=["colorsys"]) == [
+        "colorsys"
+    ]
 
 
 def test_jobs_at_once_get_a_worker_each_up_to_the_pool_size(pool):
     with ThreadPoolExecutor(6) as threads:
         pids = list(
             threads.map(
-                lambda _: pool.run(worker_calls.process_id, job="a job", pause=0.3), range(6)
+                lambda _: result_of(pool, worker_calls.process_id, job="a job", pause=0.3), range(6)
             )
         )
     assert len(set(pids)) == 2 and os.getpid() not in pids
 
 
+def test_each_job_reports_its_own_time_cpu_and_peak_memory(pool):
+    _, big = pool.run(worker_calls.allocate, job="a job", mib=200, seconds=0.2)
+    _, small = pool.run(worker_calls.allocate, job="a job", mib=1, seconds=0.2)
+    assert big.max_rss_mib - small.max_rss_mib > 150  # the peak is reset for each job
+    assert big.seconds >= 0.2 and 0.1 < big.cpu_seconds <= big.seconds + 0.05
+
+
+def test_a_job_usage_file_has_snakemake_benchmark_columns(tmp_path):
+    path = tmp_path / "benchmarks/segment_count/B03.tsv"
+    JobUsage(seconds=1.5, cpu_seconds=1.25, max_rss_mib=100.0).write(str(path))
+    assert path.read_text() == "s\tcpu_time\tmax_rss\n1.5000\t1.2500\t104.86\n"
+    JobUsage(seconds=1.5, cpu_seconds=1.25).write(str(path))
+    assert path.read_text().splitlines()[1].split("\t")[2] == "NA"
+
+
 def test_an_exception_comes_back_as_itself(pool):
     with pytest.raises(KeyError, match="plate p well B03"):
-        pool.run(worker_calls.fail_with, job="a job", message="plate p well B03")
+        result_of(pool, worker_calls.fail_with, job="a job", message="plate p well B03")
 
 
 def test_an_exception_that_cannot_be_pickled_comes_back_as_text(pool):
     with pytest.raises(WorkerError, match=r"(?s)Unpicklable: field 2\n.*fail_unpicklably"):
-        pool.run(worker_calls.fail_unpicklably, job="a job", message="field 2")
+        result_of(pool, worker_calls.fail_unpicklably, job="a job", message="field 2")
 
 
 def test_a_dead_worker_fails_its_job_only_and_is_replaced(pool):
     results = {}
 
     def slow_job():
-        results["slow"] = pool.run(worker_calls.process_id, job="slow", pause=1.0)
+        results["slow"] = result_of(pool, worker_calls.process_id, job="slow", pause=1.0)
 
     thread = threading.Thread(target=slow_job)
     thread.start()
     with pytest.raises(WorkerDied, match="segment s of plate p, well B03: its worker process"):
-        pool.run(worker_calls.die, job="segment s of plate p, well B03")
+        result_of(pool, worker_calls.die, job="segment s of plate p, well B03")
     thread.join()
     assert results["slow"] != os.getpid()  # the job beside it finished in its worker
-    assert pool.run(worker_calls.process_id, job="next") == results["slow"]
+    assert result_of(pool, worker_calls.process_id, job="next") == results["slow"]
     with ThreadPoolExecutor(2) as threads:  # and the pool is back to two workers
         pids = set(
             threads.map(
-                lambda _: pool.run(worker_calls.process_id, job="a job", pause=0.3), range(2)
+                lambda _: result_of(pool, worker_calls.process_id, job="a job", pause=0.3), range(2)
             )
         )
     assert len(pids) == 2 and results["slow"] in pids
@@ -159,6 +186,14 @@ def test_segment_jobs_run_in_at_most_cores_workers_with_the_same_results(tmp_pat
     in_snakemake = {path.name for path in threaded_records.iterdir()}
     assert len(in_snakemake) == 1 and next(iter(in_snakemake)).endswith(".snakemake")
     pd.testing.assert_frame_equal(well_counts(pooled), well_counts(threaded))
+    # each segment job's usage, measured where it ran: its own peak only in a worker
+    for workdir, peak_known in ((pooled, True), (threaded, False)):
+        usage = list((workdir / "results/tiny/benchmarks").glob("segment_*/*.tsv"))
+        assert len(usage) == 3 * len(list((workdir / "logs/tiny").glob("segment_*"))) > 0
+        for path in usage:
+            record = pd.read_csv(path, sep="\t", na_values="NA").iloc[0]
+            assert record["s"] > 0 and record["cpu_time"] > 0
+            assert (record["max_rss"] > 10) if peak_known else pd.isna(record["max_rss"])
 
 
 @pytest.mark.slow

@@ -40,3 +40,12 @@ def fail_unpicklably(*, message: str):
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def allocate(*, mib: int, seconds: float) -> None:
+    """Touch ``mib`` MiB, then keep a core busy for ``seconds``."""
+    block = bytearray(mib * 2**20)
+    block[::4096] = b"x" * len(block[::4096])
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        pass

@@ -13,7 +13,7 @@ from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.tables import TABLE_KINDS
 from hcs_steps.workflow.versions import hcs_steps_version, versions_table
 from hcs_steps.workflow.well_batches import plate_batches
-from hcs_steps.workflow.worker_processes import preload_for, worker_pool
+from hcs_steps.workflow.worker_processes import measured, preload_for, worker_pool
 
 # Refused here, before any job runs, with the config key at fault in the message.
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
@@ -277,11 +277,18 @@ def run_record_job(plate, output, log):
     )
 
 
-def run_in_worker(function, job, **kwargs):
+def run_in_worker(function, job, usage_file, **kwargs):
     """``function(**kwargs)``, a job's work: in a worker process when WORKER_PROCESSES,
-    otherwise in the job's thread. ``job`` names the job in the error of a dead worker.
-    """
+    otherwise in the job's thread. ``job`` names the job in the error of a dead worker;
+    ``usage_file`` gets the job's time, CPU time and peak memory (JobUsage.write), in place
+    of a Snakemake benchmark file, whose sampling of the whole process tree cost more CPU
+    than the jobs' scheduling and measured the process rather than the job."""
     if WORKER_PROCESSES:
         preload = preload_for({segment.memory_type for segment in PLAN.segments})
-        return worker_pool(workflow.cores, preload).run(function, job=job, **kwargs)
-    return function(**kwargs)
+        pool = worker_pool(workflow.cores, preload)
+        result, usage = pool.run(function, job=job, **kwargs)
+    else:
+        with measured(peak=False) as usage:
+            result = function(**kwargs)
+    usage.write(usage_file)
+    return result

@@ -16,8 +16,6 @@ if not WELL_CHAIN:
                 **segment_measurement_outputs(segment),
             log:
                 segment_log(segment),
-            benchmark:
-                paths.benchmark("{plate}", segment.rule_name, "{row}{column}")
             group:
                 "well"
             resources:
@@ -25,4 +23,4 @@ if not WELL_CHAIN:
             params:
                 **segment_params(segment),
             run:
-                run_segment_job(wildcards, params, output, log)
+                run_segment_job(rule, wildcards, params, output, log)

@@ -49,10 +49,6 @@ for segment in PLAN.segments:
             },
         log:
             paths.log("{plate}", f"sweep_{segment.rule_name}", "{chain}.{row}{column}"),
-        benchmark:
-            paths.chain_benchmark(
-                "{plate}", "{chain}", segment.rule_name, "{row}{column}"
-            )
         group:
             "well"
         resources:
@@ -66,7 +62,7 @@ for segment in PLAN.segments:
             well=well_name,
             illumination=segment_illumination(segment),
         run:
-            run_sweep_segment_job(wildcards, params, output, log)
+            run_sweep_segment_job(rule, wildcards, params, output, log)
 
 
 rule sweep_well_tables:

@@ -102,13 +102,19 @@ def sweep_outputs():
     return targets
 
 
-def run_sweep_segment_job(wildcards, params, output, log):
+def run_sweep_segment_job(rule_name, wildcards, params, output, log):
     """A sweep segment rule's body: run_segment (in a worker: run_in_worker) on the
     combination's chain."""
     run_in_worker(
         run_segment,
         f"sweep segment {params.segment['segment']} of plate {wildcards.plate}, "
         f"chain {wildcards.chain}, well {params.well}",
+        paths.chain_benchmark(
+            wildcards.plate,
+            wildcards.chain,
+            rule_name.removeprefix("sweep_"),
+            f"{wildcards.row}{wildcards.column}",
+        ),
         spec=params.segment,
         plate=wildcards.plate,
         well=params.well,

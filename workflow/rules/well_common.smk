@@ -44,12 +44,13 @@ def segment_measurement_outputs(segment):
     }
 
 
-def run_segment_job(wildcards, params, output, log):
+def run_segment_job(rule_name, wildcards, params, output, log):
     """A segment rule's body: run_segment with what the rule declared."""
     run_in_worker(
         run_segment,
         f"segment {params.segment['segment']} of plate {wildcards.plate}, "
         f"well {well_name(wildcards)}",
+        paths.benchmark(wildcards.plate, rule_name, f"{wildcards.row}{wildcards.column}"),
         spec=params.segment,
         plate=wildcards.plate,
         well=well_name(wildcards),
