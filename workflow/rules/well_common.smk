@@ -50,7 +50,9 @@ def run_segment_job(rule_name, wildcards, params, output, log):
         run_segment,
         f"segment {params.segment['segment']} of plate {wildcards.plate}, "
         f"well {well_name(wildcards)}",
-        paths.benchmark(wildcards.plate, rule_name, f"{wildcards.row}{wildcards.column}"),
+        paths.benchmark(
+            wildcards.plate, rule_name, f"{wildcards.row}{wildcards.column}"
+        ),
         spec=params.segment,
         plate=wildcards.plate,
         well=well_name(wildcards),
