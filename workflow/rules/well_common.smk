@@ -14,7 +14,8 @@ from hcs_steps.workflow.well_batches import (
     run_well_batch,
     threads_per_well,
 )
-from hcs_steps.workflow.well_chain import SegmentRun, TablesRun, run_well_chain
+from hcs_steps.workflow.well_chain import run_well_chain
+from hcs_steps.workflow.well_stages import SegmentRun, TablesRun, run_well_segment
 
 # --- segments
 
@@ -23,6 +24,25 @@ def segment_inputs(segment):
     """What a segment reads (input functions of the wildcards): its input well, and the
     plate's flat-field estimate where its first step applies one."""
     return [segment_input_well(segment), segment_illumination(segment)]
+
+
+def writes_well_tables(segment):
+    """Whether a segment's rule also writes the well's tables: the well's last segment
+    does, after its own measurements, instead of a job of their own (a job costs more to
+    plan and schedule than merging the well's tables takes)."""
+    return segment.index == len(PLAN.segments) - 1
+
+
+def segment_table_inputs(segment):
+    """The earlier segments' measurement tables, which the segment that writes the well's
+    tables reads too (patterns: Snakemake would inspect an input function for each job)."""
+    if not writes_well_tables(segment):
+        return []
+    return [
+        paths.segment_measurements("{plate}", earlier.name, "{row}", "{column}", kind)
+        for earlier in PLAN.segments[: segment.index]
+        for kind in TABLE_KINDS
+    ]
 
 
 def segment_well_outputs(segment):
@@ -44,25 +64,48 @@ def segment_measurement_outputs(segment):
     }
 
 
+def segment_table_outputs(segment):
+    """The well's tables, where the segment's rule writes them (writes_well_tables)."""
+    return well_table_named_outputs() if writes_well_tables(segment) else {}
+
+
+def segment_run(params, measurements, log):
+    """A segment's SegmentRun: its params (segment_params, with the functions of the
+    wildcards called), its measurement tables by kind and its log."""
+    return SegmentRun(
+        spec=params["segment"],
+        input_plate=params["input_plate"],
+        output_plates=params["output_plates"],
+        measurements={kind: str(path) for kind, path in measurements.items()},
+        log=str(log),
+        reading=params["reading"],
+        illumination=params["illumination"],
+    )
+
+
 def run_segment_job(wildcards, params, output, log):
-    """A segment rule's body: run_segment with what the rule declared."""
-    run_segment(
-        params.segment,
+    """A segment rule's body: run_well_segment with what the rule declared, the well's
+    tables too where the rule declares them (segment_table_outputs)."""
+    writes_tables = "well_tables" in log.keys()
+    run_well_segment(
+        segment_run(params, by_table_kind(output), log[0]),
         plate=wildcards.plate,
         well=well_name(wildcards),
-        input_plate=params.input_plate,
-        output_plates=params.output_plates,
-        measurements=by_table_kind(output),
-        log=log[0],
+        tables=well_tables_run(wildcards, output, log) if writes_tables else None,
         plugins=config["plugins"],
         provenance={"hcs_steps_version": params.version},
-        illumination=params.illumination,
-        **params.reading,
     )
 
 
 def segment_log(segment):
     return paths.log("{plate}", segment.rule_name, "{row}{column}")
+
+
+def segment_logs(segment):
+    """The segment's log, then the well's tables' where its rule writes them."""
+    return {segment.rule_name: segment_log(segment)} | (
+        well_tables_logs() if writes_well_tables(segment) else {}
+    )
 
 
 def segment_params(segment):
@@ -109,15 +152,30 @@ def well_table_inputs():
     return {kind: well_measurements(kind) for kind in TABLE_KINDS}
 
 
-def well_table_outputs():
+def well_table_named_outputs():
+    """``{well_tables_<kind>: file}``: the well's tables, by names unique in a job that
+    writes measurement tables too."""
     return {
-        kind: paths.well_table("{plate}", "{row}", "{column}", kind)
+        f"well_tables_{kind}": paths.well_table("{plate}", "{row}", "{column}", kind)
         for kind in TABLE_KINDS
     }
 
 
-def well_tables_log():
-    return paths.log("{plate}", "well_tables", "{row}{column}")
+def well_tables_logs():
+    return {"well_tables": paths.log("{plate}", "well_tables", "{row}{column}")}
+
+
+def well_tables_run(wildcards, outputs, logs):
+    """The well's TablesRun: every segment's measurement tables (well_table_inputs) into
+    the outputs and log named by well_table_named_outputs and well_tables_logs."""
+    return TablesRun(
+        inputs={
+            kind: resolved(measurements, wildcards)
+            for kind, measurements in well_table_inputs().items()
+        },
+        outputs={kind: str(outputs[f"well_tables_{kind}"]) for kind in TABLE_KINDS},
+        log=str(logs["well_tables"]),
+    )
 
 
 # --- a well's whole chain, one rule on a cluster
@@ -142,16 +200,14 @@ def chain_named_outputs():
         for segment in PLAN.segments
         for kind, path in segment_measurement_outputs(segment).items()
     }
-    named.update(
-        {f"well_tables_{kind}": path for kind, path in well_table_outputs().items()}
-    )
+    named.update(well_table_named_outputs())
     return named
 
 
 def chain_logs(ingests):
     logs = {"ingest_well": ingest_log()} if ingests else {}
     logs.update({segment.rule_name: segment_log(segment) for segment in PLAN.segments})
-    logs["well_tables"] = well_tables_log()
+    logs.update(well_tables_logs())
     return logs
 
 
@@ -227,27 +283,14 @@ def chain_well_arguments(wildcards, segments, ingests, outputs, logs):
     ``outputs`` and ``logs`` its files by the names of chain_named_outputs and chain_logs.
     """
     runs = [
-        SegmentRun(
-            spec=segment["segment"],
-            input_plate=segment["input_plate"],
-            output_plates=segment["output_plates"],
-            measurements={
-                kind: outputs[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS
-            },
-            log=logs[planned.rule_name],
-            reading=segment["reading"],
-            illumination=segment["illumination"],
+        segment_run(
+            segment,
+            {kind: outputs[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS},
+            logs[planned.rule_name],
         )
         for planned, segment in zip(PLAN.segments, segments)
     ]
-    tables = TablesRun(
-        inputs={
-            kind: resolved(measurements, wildcards)
-            for kind, measurements in well_table_inputs().items()
-        },
-        outputs={kind: outputs[f"well_tables_{kind}"] for kind in TABLE_KINDS},
-        log=logs["well_tables"],
-    )
+    tables = well_tables_run(wildcards, outputs, logs)
     return {
         "plate": PLATES[wildcards.plate],
         "well": well_name(wildcards),
