@@ -1,6 +1,5 @@
 # Flat-field estimates: one plate-level job per plate and flatfield_correct step, from a
 # sample of the fields the step's segment reads; every well's job of that segment reads it.
-from types import SimpleNamespace
 
 from hcs_steps.workflow.flatfield_job import estimate_memory_mb, estimate_plate
 from hcs_steps.workflow.plan import check_estimate_fields
@@ -10,15 +9,11 @@ check_estimate_fields(PLAN, PLATES, config)
 
 
 def segment_illumination(segment):
-    """An input and params function: the directory of the plate's estimate for a segment
-    whose first step applies one, and no file for any other segment."""
-
-    def illumination(wildcards):
-        if not segment.steps[0].reads_illumination:
-            return []
-        return paths.flatfield_dir(wildcards.plate, segment.steps[0].name)
-
-    return illumination
+    """An input and params entry: the directory of the plate's estimate for a segment
+    whose first step applies one (a wildcard pattern), and no file for any other."""
+    if not segment.steps[0].reads_illumination:
+        return []
+    return paths.flatfield_dir("{plate}", segment.steps[0].name)
 
 
 def estimate_input_wells(estimate):
@@ -28,8 +23,9 @@ def estimate_input_wells(estimate):
     def input_wells(wildcards):
         read = segment_input_well(segment)
         return [
-            read(SimpleNamespace(plate=wildcards.plate, row=row, column=column))
+            path
             for row, column in plate_wells(wildcards.plate)
+            for path in resolved(read, well_wildcards(wildcards.plate, row + column))
         ]
 
     return input_wells

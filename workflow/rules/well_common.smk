@@ -35,7 +35,8 @@ def writes_well_tables(segment):
 
 def segment_table_inputs(segment):
     """The earlier segments' measurement tables, which the segment that writes the well's
-    tables reads too (patterns: Snakemake would inspect an input function for each job)."""
+    tables reads too (patterns: Snakemake would inspect an input function for each job).
+    """
     if not writes_well_tables(segment):
         return []
     return [
@@ -75,7 +76,7 @@ def segment_run(params, measurements, log):
     return SegmentRun(
         spec=params["segment"],
         input_plate=params["input_plate"],
-        output_plates=params["output_plates"],
+        output_plates=dict(zip(params["segment"]["written"], params["output_plates"])),
         measurements={kind: str(path) for kind, path in measurements.items()},
         log=str(log),
         reading=params["reading"],
@@ -211,15 +212,27 @@ def chain_logs(ingests):
     return logs
 
 
-def resolved(source, wildcards):
-    """The paths a rule's input ``source`` stands for: an input function's result, or
-    wildcard patterns filled in (one or a list)."""
+def concrete(source, wildcards):
+    """A rule's input or params entry for one job, as Snakemake makes it: a function's
+    value, strings and lists of strings with the wildcards filled in, any other value.
+    """
     if callable(source):
-        found = source(wildcards)
-        return [found] if isinstance(found, str) else list(found)
-    patterns = [source] if isinstance(source, str) else list(source)
+        return source(wildcards)
     values = dict(wildcards.items())
-    return [str(pattern).format(**values) for pattern in patterns]
+    if isinstance(source, str):
+        return source.format(**values)
+    if isinstance(source, list):
+        return [
+            str(item).format(**values) if isinstance(item, str) else item
+            for item in source
+        ]
+    return source
+
+
+def resolved(source, wildcards):
+    """The paths a rule's input ``source`` stands for (concrete), as a list."""
+    found = concrete(source, wildcards)
+    return [found] if isinstance(found, str) else list(found)
 
 
 def chain_inputs(ingests):
@@ -268,10 +281,10 @@ def chain_params(ingests):
 
 
 def chain_segment_params(wildcards):
-    """Each segment's params (segment_params) with its functions of the wildcards called."""
+    """Each segment's params (segment_params) for the well, as Snakemake makes them."""
     return [
         {
-            name: value(wildcards) if callable(value) else value
+            name: concrete(value, wildcards)
             for name, value in segment_params(segment).items()
         }
         for segment in PLAN.segments
