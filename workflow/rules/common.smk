@@ -95,14 +95,17 @@ def plate_wells(plate):
 
 
 def segment_input_plate(segment):
-    """A params entry: the plate a segment reads. The first segment's is a function (each
-    plate's input, PlateInput.input_plate); a later one's the previous result's plate, a
-    wildcard pattern: Snakemake inspects a params function's signature for each job."""
-    if segment.index > 0:
-        return paths.step_plate("{plate}", PLAN.segments[segment.index - 1].output_step)
+    """A params function: the plate a segment reads (the input, or the previous result).
+    A function even where a wildcard pattern would do: a path in params that prefixes an
+    input must be one (`snakemake --lint`), as on a cluster without a shared file system.
+    """
 
     def input_plate(wildcards):
-        return PLATES[wildcards.plate].input_plate
+        if segment.index == 0:
+            return PLATES[wildcards.plate].input_plate
+        return paths.step_plate(
+            wildcards.plate, PLAN.segments[segment.index - 1].output_step
+        )
 
     return input_plate
 
@@ -123,8 +126,9 @@ def segment_input_well(segment):
     a later one's the previous result's well metadata, a wildcard pattern."""
     if segment.index == 0:
         return first_input_well
+    previous = PLAN.segments[segment.index - 1].output_step
     return paths.well_metadata(
-        paths.well_in(segment_input_plate(segment), "{row}", "{column}")
+        paths.step_well("{plate}", previous, "{row}", "{column}")
     )
 
 

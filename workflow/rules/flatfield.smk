@@ -9,11 +9,17 @@ check_estimate_fields(PLAN, PLATES, config)
 
 
 def segment_illumination(segment):
-    """An input and params entry: the directory of the plate's estimate for a segment
-    whose first step applies one (a wildcard pattern), and no file for any other."""
+    """An input and params entry: no file for a segment whose first step applies no flat
+    field (a value: Snakemake inspects a function per job), else a function giving the
+    directory of the plate's estimate (a function, as a path in params must be where it
+    prefixes an input: `snakemake --lint`)."""
     if not segment.steps[0].reads_illumination:
         return []
-    return paths.flatfield_dir("{plate}", segment.steps[0].name)
+
+    def illumination(wildcards):
+        return paths.flatfield_dir(wildcards.plate, segment.steps[0].name)
+
+    return illumination
 
 
 def estimate_input_wells(estimate):

@@ -27,7 +27,7 @@ def segment_inputs(segment):
 
 
 def writes_well_tables(segment):
-    """Whether a segment's rule also writes the well's tables: the well's last segment
+    """Whether a segment's rule also writes the well's tables. The well's last segment
     does, after its own measurements, instead of a job of their own (a job costs more to
     plan and schedule than merging the well's tables takes)."""
     return segment.index == len(PLAN.segments) - 1
