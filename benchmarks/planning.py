@@ -2,7 +2,8 @@
 
 Builds a synthetic 1536-well OME-Zarr plate (1 field x 2 channels x 32 x 32 ``uint16`` per
 well: planning reads metadata, never pixels) and a 96-well one, points the demo pipeline at
-them (4 steps, 2 segments: 1536 x 3 + 7 = 4615 jobs) and times, as subprocesses:
+them (4 steps, 2 segments: 2 jobs per well, the second of which also writes the well's
+tables, plus the plate rules) and times, as subprocesses:
 
 - the parse alone: ``snakemake --list-rules`` (Python start, Snakemake import, Snakefile);
   on the 96-well plate too, to show that it does not grow with the wells;

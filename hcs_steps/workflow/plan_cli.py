@@ -79,17 +79,18 @@ def format_plan(plan: Plan, config: dict, plates: dict | None = None) -> str:
         )
         objects = [name for step in segment.steps for name in step.objects]
         labels = f" (with each field's labels {', '.join(objects)})" if objects else ""
+        tables = ", then the well's tables" if segment is plan.segments[-1] else ""
         lines.append(
             f"  {segment.rule_name}: {' -> '.join(s.name for s in segment.steps)} "
             f"[{segment.memory_type} on {segment.device}]; writes {', '.join(segment.written)}"
-            f"{labels}; resources: {_resources(segment.resources)}{reads}"
+            f"{labels}{tables}; resources: {_resources(segment.resources)}{reads}"
         )
     lines += ["", "conversions between segments:"]
     lines += [f"  {c.describe()}" for c in plan.conversions] or ["  none (a single segment)"]
     extra = _resources(well_resources(config, plan.use_gpu))
     lines += [
         "",
-        f"other per-well rules (group 'well'): ingest_well, well_tables; resources: {extra}",
+        f"other per-well rule (group 'well'): ingest_well; resources: {extra}",
         "plate rules (localrules): plate_metadata, plate_tables, heatmaps, run_record; "
         "resources: -",
     ]

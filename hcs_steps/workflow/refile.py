@@ -15,7 +15,9 @@ exactly those outputs records them anew (dropping the records instead would leav
 outputs without the parameters that must trigger a rerun when they change next). This is
 right only if every sweep result is up to date, so a promotion first checks that
 ``snakemake -n sweep`` has nothing to do. The plain run's well tables built from moved
-measurements are removed: their content does change, and nothing else would say so.
+measurements change content: they are merged again from the plain place's measurements
+where every segment's are there (a well of the sweep), else removed. They are outputs of
+the well's last segment job, so a removed table reruns that segment.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from hcs_steps.workflow import paths
 from hcs_steps.workflow.plan import Plan, Segment
 from hcs_steps.workflow.sweep import Sweep
 from hcs_steps.workflow.tables import TABLE_KINDS
+from hcs_steps.workflow.well_stages import TablesRun, run_tables_stage
 
 
 @dataclass(frozen=True)
@@ -124,20 +127,51 @@ def rewired_records(
     return list(dict.fromkeys(stale))
 
 
-def derived_tables(moves: list[Move], root: Path = Path(".")) -> list[Path]:
-    """The plain run's well tables built from measurements that a move replaces."""
+def derived_wells(moves: list[Move], root: Path = Path(".")) -> list[tuple[str, str]]:
+    """``(plate, well)`` of the plain run's well tables built from measurements that a
+    move replaces."""
     wells = set()
     for move in moves:
         for end in (move.source, move.target):
             if end.suffix == ".parquet" and end.parent.parent.name == "measurements":
                 plate = end.relative_to(root).parts[1]  # results/<plate>/...
                 wells.add((plate, end.name.split(".", 1)[0]))
-    tables = [
-        root / paths.well_table(plate, *parse_well(well), kind)
-        for plate, well in sorted(wells)
-        for kind in TABLE_KINDS
-    ]
-    return [table for table in tables if table.is_file()]
+    return sorted(wells)
+
+
+def plain_tables_run(plan: Plan, plate: str, well: str, root: Path = Path(".")) -> TablesRun:
+    """The well's tables as its last segment job merges them, from the plain place."""
+    row, column = parse_well(well)
+    return TablesRun(
+        inputs={
+            kind: [
+                str(root / paths.segment_measurements(plate, segment.name, row, column, kind))
+                for segment in plan.segments
+            ]
+            for kind in TABLE_KINDS
+        },
+        outputs={
+            kind: str(root / paths.well_table(plate, row, column, kind)) for kind in TABLE_KINDS
+        },
+        log=str(root / paths.log(plate, "well_tables", well)),
+    )
+
+
+def refresh_derived_tables(moves: list[Move], plan: Plan, root: Path = Path(".")) -> list[Path]:
+    """Merge again the plain well tables that moved measurements change, where all of the
+    well's measurements are in the plain place; remove the others. Returns the merged
+    tables (their Snakemake records are stale, like a promoted result's)."""
+    merged = []
+    for plate, well in derived_wells(moves, root):
+        tables = plain_tables_run(plan, plate, well, root)
+        if all(Path(path).is_file() for files in tables.inputs.values() for path in files):
+            Path(tables.log).parent.mkdir(parents=True, exist_ok=True)
+            run_tables_stage(tables)
+            merged += [Path(path) for path in tables.outputs.values()]
+            continue
+        for path in tables.outputs.values():
+            Path(path).unlink(missing_ok=True)
+    return merged
 
 
 def apply_moves(moves: list[Move]) -> None:

@@ -96,10 +96,10 @@ def pick(name: str, configfile: str | None) -> int:
     from hcs_steps.workflow.promote import promote
     from hcs_steps.workflow.refile import (
         apply_moves,
-        derived_tables,
         pending_sweep_jobs,
         plan_moves,
         record_moved,
+        refresh_derived_tables,
         rewired_records,
     )
 
@@ -128,9 +128,8 @@ def pick(name: str, configfile: str | None) -> int:
     moves = plan_moves(plates, plan, before, after)
     apply_moves(moves)
     promoted = [move.target for move in moves if move.promoted]
-    for table in derived_tables(moves):
-        table.unlink()
-    stale = promoted + rewired_records(plates, plan, sweep, before, after)
+    merged = refresh_derived_tables(moves, plan)
+    stale = promoted + merged + rewired_records(plates, plan, sweep, before, after)
     print(
         f"moved {len(promoted)} result(s) of {name} into the plain run's place and "
         f"{len(moves) - len(promoted)} of the previous values into sweep/chains/"

@@ -4,40 +4,22 @@ segment, then the well's tables.
 The body of the ``well_chain`` rule, which replaces the per-well rules on a cluster: there
 each job costs Snakemake starts, and a rule of its own for every stage made a well pay for
 five Python starts before any image work (``docs/workflow.md``, "What a well costs on
-SLURM"). Each stage is the function its own rule runs locally, writing the same outputs and
-the same log, so a cluster run writes what a local run writes.
+SLURM"). Each stage is the function the local rules run (:mod:`hcs_steps.workflow.well_stages`),
+writing the same outputs and the same logs, so a cluster run writes what a local run writes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 from hcs_steps.workflow import jobs
-from hcs_steps.workflow.run_segment import run_segment
 from hcs_steps.workflow.sources import PlateInput
-
-
-@dataclass(frozen=True)
-class SegmentRun:
-    """One segment of the chain: the arguments its rule gives :func:`run_segment`."""
-
-    spec: dict
-    input_plate: str
-    output_plates: dict[str, str]
-    measurements: dict[str, str]
-    log: str
-    reading: dict  # how it reads its wells: channel names, missing chunks, bad wells
-    illumination: str | list = ()  # the flat-field estimate its first step reads, if any
-
-
-@dataclass(frozen=True)
-class TablesRun:
-    """The well's tables: every segment's measurement files per kind, merged per kind."""
-
-    inputs: dict[str, list[str]]
-    outputs: dict[str, str]
-    log: str
+from hcs_steps.workflow.well_stages import (
+    SegmentRun,
+    TablesRun,
+    run_segment_stage,
+    run_tables_stage,
+)
 
 
 class WellChainError(RuntimeError):
@@ -67,24 +49,16 @@ def run_well_chain(
         )
     for segment in segments:
         run = partial(
-            run_segment,
-            segment.spec,
+            run_segment_stage,
+            segment,
             plate=plate.name,
             well=well,
-            input_plate=segment.input_plate,
-            output_plates=segment.output_plates,
-            measurements=segment.measurements,
-            **segment.reading,
-            log=segment.log,
             plugins=plugins,
             provenance=provenance,
-            illumination=segment.illumination,
             threads=threads,
         )
         stages.append((f"segment {segment.spec['segment']}", segment.log, run))
-    stages.append(
-        ("tables", tables.log, partial(jobs.well_tables, tables.inputs, tables.outputs, tables.log))
-    )
+    stages.append(("tables", tables.log, partial(run_tables_stage, tables)))
     for name, log, run in stages:
         try:
             run()

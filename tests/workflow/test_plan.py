@@ -109,6 +109,11 @@ def test_plan_cli_prints_steps_segments_conversions_resources(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1. normalize: stack_percentile_normalize as torch on cpu [configured]" in out
     assert "segment_normalize_to_tophat: normalize -> tophat [torch on cpu]" in out
+    # the rules that exist: the last segment's job writes the well's tables, no rule of
+    # their own
+    [last] = [line for line in out.splitlines() if line.startswith("  segment_project:")]
+    assert "then the well's tables" in last, last
+    assert out.count("then the well's tables") == 1 and "well_tables" not in out
     assert "resources: gpu=0" in out
     assert "tophat -> smooth: torch@cpu -> numpy@cpu" in out
     assert "plate demo: demo, 6 well(s)" in out

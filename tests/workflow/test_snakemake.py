@@ -50,10 +50,29 @@ def test_dry_run_lists_one_job_per_segment_and_well(tmp_path, tiny_plate):
     write_config(tmp_path, make_config(tiny_plate))
     counts = job_counts(run_snakemake(tmp_path, "-n"))
     assert counts["segment_normalize_to_count"] == len(WELLS)
-    assert counts["well_tables"] == len(WELLS)
+    assert "well_tables" not in counts  # the last segment's job writes the well's tables
     assert counts["plate_tables"] == counts["heatmaps"] == 1
     assert "ingest_well" not in counts  # an OME-Zarr plate is read in place
     assert not (tmp_path / "results").exists()
+
+
+def test_last_segment_job_reads_earlier_measurements_and_writes_the_well_tables(
+    tmp_path, tiny_plate
+):
+    write_config(tmp_path, make_config(tiny_plate, fuse=False))
+    result = run_snakemake(tmp_path, "-n")
+    counts = job_counts(result)
+    assert counts["segment_normalize"] == counts["segment_count"] == len(WELLS)
+    assert "well_tables" not in counts
+    jobs = {rule: planned_jobs(result, rule) for rule in ("segment_smooth", "segment_count")}
+    [smooth] = [job for job in jobs["segment_smooth"] if "B02.counts" in job]
+    [count] = [job for job in jobs["segment_count"] if "B02.counts" in job]
+    inputs, outputs = (count.split(heading)[1].split("\n")[0] for heading in ("input:", "output:"))
+    for segment in ("normalize", "smooth"):
+        assert f"measurements/{segment}/B02.counts.parquet" in inputs, inputs
+    assert "tables/wells/B02.features.parquet" in outputs, outputs
+    assert "measurements/count/B02.features.parquet" in outputs, outputs
+    assert "tables/wells" not in smooth and "measurements/normalize" not in smooth, smooth
 
 
 def test_full_run_writes_plates_tables_heatmaps_logs(unfused_run, plate_counts, validate_plate):
@@ -105,12 +124,7 @@ def test_single_well_rerun_is_byte_identical_and_alone(unfused_run):
     # the whole chain of one well: force everything its table depends on
     well_table = results / "tables" / "wells" / "B03.counts.parquet"
     result = run_snakemake(workdir, "-F", str(well_table.relative_to(workdir)))
-    assert job_counts(result) == {
-        "segment_normalize": 1,
-        "segment_smooth": 1,
-        "segment_count": 1,
-        "well_tables": 1,
-    }
+    assert job_counts(result) == {"segment_normalize": 1, "segment_smooth": 1, "segment_count": 1}
     assert outputs() == before
     changed = {p for p, t in mtimes_under(results).items() if stamps.get(p) != t}
     assert changed and all(

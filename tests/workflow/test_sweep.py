@@ -183,8 +183,9 @@ def test_promotion_reuses_the_swept_wells_results(swept, tmp_path, monkeypatch):
     assert not any(rule.startswith("sweep") for rule in dry), dry
     results = workdir / "results" / "tiny"
     tables = [f"tables/wells/{well}.{kind}.parquet" for well in SWEPT_WELLS for kind in KINDS]
+    # merged again by the pick from the moved measurements, and recorded: nothing to redo
     counts = job_counts(run_snakemake(workdir, *[f"results/tiny/{table}" for table in tables]))
-    assert counts == {"well_tables": len(SWEPT_WELLS)}  # from the moved measurements
+    assert counts == {}
     for table in tables:
         promoted_table = (results / table).read_bytes()
         assert promoted_table == (results / "sweep" / picked / table).read_bytes(), table

@@ -101,7 +101,10 @@ def plate_wells(plate):
 
 
 def segment_input_plate(segment):
-    """A params function: the plate a segment reads (the input, or the previous result)."""
+    """A params function: the plate a segment reads (the input, or the previous result).
+    A function even where a wildcard pattern would do: a path in params that prefixes an
+    input must be one (`snakemake --lint`), as on a cluster without a shared file system.
+    """
 
     def input_plate(wildcards):
         if segment.index == 0:
@@ -125,17 +128,14 @@ def first_input_well(wildcards):
 
 
 def segment_input_well(segment):
-    """An input function: the well a segment reads (the metadata file of a result well)."""
-
-    def input_well(wildcards):
-        if segment.index == 0:
-            return first_input_well(wildcards)
-        plate = segment_input_plate(segment)(wildcards)
-        return paths.well_metadata(
-            paths.well_in(plate, wildcards.row, wildcards.column)
-        )
-
-    return input_well
+    """An input entry: the well a segment reads. The first segment's is first_input_well;
+    a later one's the previous result's well metadata, a wildcard pattern."""
+    if segment.index == 0:
+        return first_input_well
+    previous = PLAN.segments[segment.index - 1].output_step
+    return paths.well_metadata(
+        paths.step_well("{plate}", previous, "{row}", "{column}")
+    )
 
 
 def segment_reading(segment):
@@ -148,12 +148,9 @@ def segment_reading(segment):
 
 
 def segment_output_plates(segment):
-    def output_plates(wildcards):
-        return {
-            name: paths.step_plate(wildcards.plate, name) for name in segment.written
-        }
-
-    return output_plates
+    """A params entry: the plate of each step the segment writes, in the order of
+    ``segment.written`` (wildcard patterns; SegmentRun names them)."""
+    return [paths.step_plate("{plate}", name) for name in segment.written]
 
 
 def plate_channels(wildcards):

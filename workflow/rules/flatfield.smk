@@ -1,6 +1,5 @@
 # Flat-field estimates: one plate-level job per plate and flatfield_correct step, from a
 # sample of the fields the step's segment reads; every well's job of that segment reads it.
-from types import SimpleNamespace
 
 from hcs_steps.workflow.flatfield_job import estimate_memory_mb, estimate_plate
 from hcs_steps.workflow.plan import check_estimate_fields
@@ -10,12 +9,14 @@ check_estimate_fields(PLAN, PLATES, config)
 
 
 def segment_illumination(segment):
-    """An input and params function: the directory of the plate's estimate for a segment
-    whose first step applies one, and no file for any other segment."""
+    """An input and params entry: no file for a segment whose first step applies no flat
+    field (a value: Snakemake inspects a function per job), else a function giving the
+    directory of the plate's estimate (a function, as a path in params must be where it
+    prefixes an input: `snakemake --lint`)."""
+    if not segment.steps[0].reads_illumination:
+        return []
 
     def illumination(wildcards):
-        if not segment.steps[0].reads_illumination:
-            return []
         return paths.flatfield_dir(wildcards.plate, segment.steps[0].name)
 
     return illumination
@@ -28,8 +29,9 @@ def estimate_input_wells(estimate):
     def input_wells(wildcards):
         read = segment_input_well(segment)
         return [
-            read(SimpleNamespace(plate=wildcards.plate, row=row, column=column))
+            path
             for row, column in plate_wells(wildcards.plate)
+            for path in resolved(read, well_wildcards(wildcards.plate, row + column))
         ]
 
     return input_wells

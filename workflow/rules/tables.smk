@@ -1,28 +1,7 @@
 # Per-well measurement tables -> plate tables (CSV + Parquet) -> heatmaps.
 
-
-# On a cluster the well_chain rule (well_chain.smk) writes them at the end of the chain.
-if not WELL_CHAIN:
-
-    rule well_tables:
-        input:
-            **well_table_inputs(),
-        output:
-            **well_table_outputs(),
-        log:
-            well_tables_log(),
-        group:
-            "well"
-        resources:
-            **WELL_RESOURCES,
-        params:
-            version=VERSION,
-        run:
-            jobs.well_tables(
-                {kind: input[kind] for kind in TABLE_KINDS},
-                {kind: output[kind] for kind in TABLE_KINDS},
-                log[0],
-            )
+# A well's tables are written by its last segment's job (steps.smk), on a cluster by the
+# well_chain rule (well_chain.smk).
 
 
 rule plate_tables:

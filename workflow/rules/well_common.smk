@@ -14,7 +14,8 @@ from hcs_steps.workflow.well_batches import (
     run_well_batch,
     threads_per_well,
 )
-from hcs_steps.workflow.well_chain import SegmentRun, TablesRun, run_well_chain
+from hcs_steps.workflow.well_chain import run_well_chain
+from hcs_steps.workflow.well_stages import SegmentRun, TablesRun, run_well_segment
 
 # --- segments
 
@@ -23,6 +24,26 @@ def segment_inputs(segment):
     """What a segment reads (input functions of the wildcards): its input well, and the
     plate's flat-field estimate where its first step applies one."""
     return [segment_input_well(segment), segment_illumination(segment)]
+
+
+def writes_well_tables(segment):
+    """Whether a segment's rule also writes the well's tables. The well's last segment
+    does, after its own measurements, instead of a job of their own (a job costs more to
+    plan and schedule than merging the well's tables takes)."""
+    return segment.index == len(PLAN.segments) - 1
+
+
+def segment_table_inputs(segment):
+    """The earlier segments' measurement tables, which the segment that writes the well's
+    tables reads too (patterns: Snakemake would inspect an input function for each job).
+    """
+    if not writes_well_tables(segment):
+        return []
+    return [
+        paths.segment_measurements("{plate}", earlier.name, "{row}", "{column}", kind)
+        for earlier in PLAN.segments[: segment.index]
+        for kind in TABLE_KINDS
+    ]
 
 
 def segment_well_outputs(segment):
@@ -44,32 +65,55 @@ def segment_measurement_outputs(segment):
     }
 
 
+def segment_table_outputs(segment):
+    """The well's tables, where the segment's rule writes them (writes_well_tables)."""
+    return well_table_named_outputs() if writes_well_tables(segment) else {}
+
+
+def segment_run(params, measurements, log):
+    """A segment's SegmentRun: its params (segment_params, with the functions of the
+    wildcards called), its measurement tables by kind and its log."""
+    return SegmentRun(
+        spec=params["segment"],
+        input_plate=params["input_plate"],
+        output_plates=dict(zip(params["segment"]["written"], params["output_plates"])),
+        measurements={kind: str(path) for kind, path in measurements.items()},
+        log=str(log),
+        reading=params["reading"],
+        illumination=params["illumination"],
+    )
+
+
 def run_segment_job(rule_name, wildcards, params, output, log):
-    """A segment rule's body: run_segment with what the rule declared."""
+    """A segment rule's body: run_well_segment with what the rule declared, the well's
+    tables too where the rule declares them (segment_table_outputs); in a worker process
+    when the run has them (run_in_worker)."""
+    writes_tables = "well_tables" in log.keys()
     run_in_worker(
-        run_segment,
+        run_well_segment,
         f"segment {params.segment['segment']} of plate {wildcards.plate}, "
         f"well {well_name(wildcards)}",
         paths.benchmark(
             wildcards.plate, rule_name, f"{wildcards.row}{wildcards.column}"
         ),
-        spec=params.segment,
+        segment=segment_run(params, by_table_kind(output), log[0]),
         plate=wildcards.plate,
         well=well_name(wildcards),
-        input_plate=params.input_plate,
-        output_plates=params.output_plates,
-        # str(): Snakemake's file objects would drag their rule into the worker's pickle
-        measurements={kind: str(path) for kind, path in by_table_kind(output).items()},
-        log=str(log[0]),
+        tables=well_tables_run(wildcards, output, log) if writes_tables else None,
         plugins=config["plugins"],
         provenance={"hcs_steps_version": params.version},
-        illumination=params.illumination,
-        **params.reading,
     )
 
 
 def segment_log(segment):
     return paths.log("{plate}", segment.rule_name, "{row}{column}")
+
+
+def segment_logs(segment):
+    """The segment's log, then the well's tables' where its rule writes them."""
+    return {segment.rule_name: segment_log(segment)} | (
+        well_tables_logs() if writes_well_tables(segment) else {}
+    )
 
 
 def segment_params(segment):
@@ -116,15 +160,30 @@ def well_table_inputs():
     return {kind: well_measurements(kind) for kind in TABLE_KINDS}
 
 
-def well_table_outputs():
+def well_table_named_outputs():
+    """``{well_tables_<kind>: file}``: the well's tables, by names unique in a job that
+    writes measurement tables too."""
     return {
-        kind: paths.well_table("{plate}", "{row}", "{column}", kind)
+        f"well_tables_{kind}": paths.well_table("{plate}", "{row}", "{column}", kind)
         for kind in TABLE_KINDS
     }
 
 
-def well_tables_log():
-    return paths.log("{plate}", "well_tables", "{row}{column}")
+def well_tables_logs():
+    return {"well_tables": paths.log("{plate}", "well_tables", "{row}{column}")}
+
+
+def well_tables_run(wildcards, outputs, logs):
+    """The well's TablesRun: every segment's measurement tables (well_table_inputs) into
+    the outputs and log named by well_table_named_outputs and well_tables_logs."""
+    return TablesRun(
+        inputs={
+            kind: resolved(measurements, wildcards)
+            for kind, measurements in well_table_inputs().items()
+        },
+        outputs={kind: str(outputs[f"well_tables_{kind}"]) for kind in TABLE_KINDS},
+        log=str(logs["well_tables"]),
+    )
 
 
 # --- a well's whole chain, one rule on a cluster
@@ -149,28 +208,38 @@ def chain_named_outputs():
         for segment in PLAN.segments
         for kind, path in segment_measurement_outputs(segment).items()
     }
-    named.update(
-        {f"well_tables_{kind}": path for kind, path in well_table_outputs().items()}
-    )
+    named.update(well_table_named_outputs())
     return named
 
 
 def chain_logs(ingests):
     logs = {"ingest_well": ingest_log()} if ingests else {}
     logs.update({segment.rule_name: segment_log(segment) for segment in PLAN.segments})
-    logs["well_tables"] = well_tables_log()
+    logs.update(well_tables_logs())
     return logs
 
 
-def resolved(source, wildcards):
-    """The paths a rule's input ``source`` stands for: an input function's result, or
-    wildcard patterns filled in (one or a list)."""
+def concrete(source, wildcards):
+    """A rule's input or params entry for one job, as Snakemake makes it: a function's
+    value, strings and lists of strings with the wildcards filled in, any other value.
+    """
     if callable(source):
-        found = source(wildcards)
-        return [found] if isinstance(found, str) else list(found)
-    patterns = [source] if isinstance(source, str) else list(source)
+        return source(wildcards)
     values = dict(wildcards.items())
-    return [str(pattern).format(**values) for pattern in patterns]
+    if isinstance(source, str):
+        return source.format(**values)
+    if isinstance(source, list):
+        return [
+            str(item).format(**values) if isinstance(item, str) else item
+            for item in source
+        ]
+    return source
+
+
+def resolved(source, wildcards):
+    """The paths a rule's input ``source`` stands for (concrete), as a list."""
+    found = concrete(source, wildcards)
+    return [found] if isinstance(found, str) else list(found)
 
 
 def chain_inputs(ingests):
@@ -219,10 +288,10 @@ def chain_params(ingests):
 
 
 def chain_segment_params(wildcards):
-    """Each segment's params (segment_params) with its functions of the wildcards called."""
+    """Each segment's params (segment_params) for the well, as Snakemake makes them."""
     return [
         {
-            name: value(wildcards) if callable(value) else value
+            name: concrete(value, wildcards)
             for name, value in segment_params(segment).items()
         }
         for segment in PLAN.segments
@@ -234,27 +303,14 @@ def chain_well_arguments(wildcards, segments, ingests, outputs, logs):
     ``outputs`` and ``logs`` its files by the names of chain_named_outputs and chain_logs.
     """
     runs = [
-        SegmentRun(
-            spec=segment["segment"],
-            input_plate=segment["input_plate"],
-            output_plates=segment["output_plates"],
-            measurements={
-                kind: outputs[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS
-            },
-            log=logs[planned.rule_name],
-            reading=segment["reading"],
-            illumination=segment["illumination"],
+        segment_run(
+            segment,
+            {kind: outputs[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS},
+            logs[planned.rule_name],
         )
         for planned, segment in zip(PLAN.segments, segments)
     ]
-    tables = TablesRun(
-        inputs={
-            kind: resolved(measurements, wildcards)
-            for kind, measurements in well_table_inputs().items()
-        },
-        outputs={kind: outputs[f"well_tables_{kind}"] for kind in TABLE_KINDS},
-        log=logs["well_tables"],
-    )
+    tables = well_tables_run(wildcards, outputs, logs)
     return {
         "plate": PLATES[wildcards.plate],
         "well": well_name(wildcards),
