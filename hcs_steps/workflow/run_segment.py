@@ -32,6 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from hcs_steps.workflow.allocator import map_large_buffers
 from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot, in_slurm_job
 from hcs_steps.workflow.joblog import job_logger
 from hcs_steps.workflow.segment_input import BadInput, input_reader, skip_well
@@ -392,6 +393,7 @@ def run_segment(
     from hcs_steps.plate.reader import well_directory
     from hcs_steps.plate.skipped import skipped_reason
 
+    map_large_buffers()
     with job_logger(log) as logger:
         outputs = {"output_plates": output_plates, "measurements": measurements}
         upstream = skipped_reason(well_directory(input_plate, well))
