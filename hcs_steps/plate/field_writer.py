@@ -6,7 +6,7 @@ results: a channel is cast to the well's dtype, written, added to the well's che
 can then be freed. The well's dtype is that of its first field's channels together (as if
 the field had been written at once): while the first field is written, a channel that its
 array's dtype cannot hold widens the array, whose earlier channels are copied over one at
-a time (the demo's top-hat, ``float32``, on some channels after a ``uint16`` normalize).
+a time (a ``float32`` filter on some channels, the others passed through as ``uint16``).
 """
 
 from __future__ import annotations
