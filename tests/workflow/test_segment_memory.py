@@ -158,3 +158,19 @@ def test_peak_memory_of_a_torch_job_is_3_fields_and_a_constant_whatever_its_plan
     # dynamic mmap threshold, took 36 MiB (6.4 x), and the steps' old stack-sized
     # temporaries 125 MiB (22 x).
     assert peak < 3 * field + constant + 8 * 2**20, (peak / field, constant)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+    reason="needs glibc",
+)
+@pytest.mark.parametrize(("setting", "fixed"), [(None, True), ("4194304", False)])
+def test_a_job_fixes_the_mmap_threshold_unless_the_user_has_set_it(setting, fixed):
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    if setting is not None:
+        env["MALLOC_MMAP_THRESHOLD_"] = setting
+    probe = "from hcs_steps.workflow.allocator import map_large_buffers as m; print(m(), m())"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.split() == [str(fixed)] * 2  # once per process, the same answer
