@@ -26,10 +26,10 @@ import numpy as np
 
 from hcs_steps.plate import read_well, write_well
 from hcs_steps.plate.codecs import CODECS, DEFAULT_CODEC
+from hcs_steps.plate.field_writer import CHUNK_TARGET_BYTES
 from hcs_steps.plate.layout import well_from_indices
 from hcs_steps.plate.provenance import library_versions
 from hcs_steps.plate.synthetic import synthetic_well
-from hcs_steps.plate.writer import CHUNK_TARGET_BYTES
 
 RESULTS = Path(__file__).parent / "results" / "plate_io.json"
 

@@ -15,17 +15,12 @@ import numpy as np
 
 from hcs_steps.plate import ngff
 from hcs_steps.plate.atomic import publish_directory, temporary_sibling
-from hcs_steps.plate.codecs import DEFAULT_CODEC, codec_options
+from hcs_steps.plate.codecs import DEFAULT_CODEC
 from hcs_steps.plate.errors import PlateDataError
-from hcs_steps.plate.labels import LABELS_GROUP, check_field_labels, label_metadata
+from hcs_steps.plate.field_writer import FieldWriter
 from hcs_steps.plate.layout import parse_well, plate_grid, plate_well_path, sort_wells
-from hcs_steps.plate.provenance import StreamingChecksum, library_versions
+from hcs_steps.plate.provenance import library_versions
 
-ARRAY_PATH = "0"
-# Chunks of about 4 MiB: whole planes, several of them when planes are small. Measured in
-# benchmarks/plate_io.py: chunks of 8 planes of 512 x 512 read 1.5-1.8x and write 2x faster
-# than chunks of one plane (blosc-lz4).
-CHUNK_TARGET_BYTES = 4 << 20
 PROVENANCE_KEY = "hcs_steps"
 
 
@@ -62,29 +57,14 @@ def _check_well_data(well: str, data, channel_names) -> np.ndarray:
     return data
 
 
-def _check_field(where: str, channels: list[np.ndarray], channel_count: int) -> np.dtype:
-    """The dtype a field's channels are written in; refuses what no plate array can hold."""
-    if len(channels) != channel_count:
-        raise PlateDataError(f"{where}: {len(channels)} channels for {channel_count} names")
-    shapes = {stack.shape for stack in channels}
-    if len(shapes) > 1:
-        raise PlateDataError(f"{where}: channels differ in shape {sorted(shapes)}")
-    shape = shapes.pop()
-    dtype = np.result_type(*channels)
-    if len(shape) != 3 or min(shape) == 0 or dtype.kind not in "biuf":
-        raise PlateDataError(
-            f"{where}: a channel is {shape} {dtype}; expected non-empty numeric (Z, Y, X)"
-        )
-    return dtype
-
-
 class WellWriter:
     """Write one well field by field; the well appears in the plate, complete, on publish.
 
     Fields are built in a hidden temporary sibling of the well's directory and renamed into
     place by :meth:`publish` (see :mod:`hcs_steps.plate.atomic`), so a well never has to be
-    whole in memory to be written atomically. The first field fixes the well's shape and
-    dtype; later fields must have the same shape and a dtype that casts to it safely.
+    whole in memory to be written atomically; :meth:`field` writes a field channel by
+    channel. The first field fixes the well's shape and dtype; later fields must have the
+    same shape and a dtype that casts to it safely.
     Used as a context manager, a well left unpublished by an error is discarded.
     """
 
@@ -116,8 +96,27 @@ class WellWriter:
 
         self.group = zarr.open_group(self.tmp, mode="w", zarr_format=self.fmt.zarr_format)
         self.written: list[str] = []
+        self.open_field: FieldWriter | None = None
         self.shape_dtype = None
         self.checksum = None
+
+    def field(self) -> FieldWriter:
+        """The next field, to write channel by channel (:class:`FieldWriter`): a job then
+        holds one channel of results at a time, not a whole field."""
+        index = len(self.written)
+        if self.open_field is not None:
+            raise PlateDataError(f"well {self.well}, field {index}: the field before is unfinished")
+        if index >= self.fields:
+            raise PlateDataError(
+                f"well {self.well}, field {index}: the well was opened for {self.fields} field(s)"
+            )
+        self.open_field = FieldWriter(self, index)
+        return self.open_field
+
+    def field_finished(self, field: FieldWriter) -> None:
+        """Called by ``field`` once its labels and metadata are written."""
+        self.written.append(str(field.index))
+        self.open_field = None
 
     def write_field(self, channels, labels=None) -> None:
         """Write the next field: one ``(Z, Y, X)`` stack per channel (or a 4D array).
@@ -127,40 +126,10 @@ class WellWriter:
         :mod:`hcs_steps.plate.labels`); they are not channels, so a step reading the well
         reads the channels only.
         """
-        index = len(self.written)
-        where = f"well {self.well}, field {index}"
-        if index >= self.fields:
-            raise PlateDataError(f"{where}: the well was opened for {self.fields} field(s)")
-        channels = [np.asarray(stack) for stack in channels]
-        dtype = _check_field(where, channels, len(self.channel_names))
-        if self.shape_dtype is None:
-            self.shape_dtype = (channels[0].shape, dtype)
-            shape = (self.fields, len(channels), *channels[0].shape)
-            self.checksum = StreamingChecksum(dtype, shape)
-        shape, well_dtype = self.shape_dtype
-        if channels[0].shape != shape or not np.can_cast(dtype, well_dtype, "safe"):
-            raise PlateDataError(
-                f"{where}: channels are {channels[0].shape} {dtype}, but field 0 was "
-                f"{shape} {well_dtype}; every field of a well must have the same shape and dtype"
-            )
-        checked_labels = check_field_labels(where, labels or {}, shape)
-        path = str(index)
-        image = self.group.create_group(path)
-        windows = _write_field(
-            image, channels, well_dtype, self.fmt, self.codec, self.chunk_planes, self.checksum
-        )
-        if checked_labels:
-            _write_labels(image, checked_labels, self.fmt, self.codec, self.pixel_size_zyx)
-        ngff.image_metadata(
-            image,
-            self.fmt,
-            array_path=ARRAY_PATH,
-            channel_names=self.channel_names,
-            windows=windows,
-            scale_zyx=self.pixel_size_zyx,
-            name=f"{self.well} field {path}",
-        )
-        self.written.append(path)
+        field = self.field()
+        for stack in channels:
+            field.write_channel(stack)
+        field.finish(labels)
 
     def publish(self) -> Path:
         """Write the well's metadata and provenance, then move the well into the plate."""
@@ -226,7 +195,7 @@ def write_well(
         One of :data:`hcs_steps.plate.codecs.CODECS`.
     chunk_planes : int, optional
         Z planes per chunk (a chunk is one channel's ``chunk_planes`` x Y x X); default:
-        as many as fit in :data:`CHUNK_TARGET_BYTES`, at least one.
+        as many as fit in :data:`~hcs_steps.plate.field_writer.CHUNK_TARGET_BYTES`, at least one.
     ngff_version : str, optional
         ``"0.5"`` (default for new plates) or ``"0.4"``; must match an existing plate.
 
@@ -260,57 +229,6 @@ def write_well(
         for field in data:
             writer.write_field(field)
         return writer.publish()
-
-
-def _create_array(group, shape, dtype, dimension_names, fmt, codec, chunk_planes):
-    """A new array at ``ARRAY_PATH`` of ``group``: whole (Y, X) planes per chunk, one
-    channel per chunk, ``chunk_planes`` planes (default: :data:`CHUNK_TARGET_BYTES`)."""
-    extra = (
-        {"dimension_names": dimension_names}
-        if fmt.zarr_format == 3
-        else {"chunk_key_encoding": fmt.chunk_key_encoding}
-    )
-    planes, y, x = shape[-3:]
-    if chunk_planes is None:
-        chunk_planes = max(1, CHUNK_TARGET_BYTES // (y * x * dtype.itemsize))
-    # write_empty_chunks: every chunk exists on disk, so a missing chunk file means damage.
-    return group.create_array(
-        ARRAY_PATH,
-        shape=shape,
-        dtype=dtype,
-        chunks=(*(1 for _ in shape[:-3]), min(chunk_planes, planes), y, x),
-        fill_value=0,
-        **codec_options(codec, fmt.zarr_format),
-        config={"write_empty_chunks": True},
-        **extra,
-    )
-
-
-def _write_labels(image, labels: dict[str, np.ndarray], fmt, codec, scale_zyx) -> None:
-    """Write a field's label images as its OME-NGFF ``labels`` (their own dtype)."""
-    group = image.create_group(LABELS_GROUP)
-    for name, stack in labels.items():
-        array = _create_array(
-            group.create_group(name), stack.shape, stack.dtype, ("z", "y", "x"), fmt, codec, None
-        )
-        array[...] = stack
-        label_metadata(group, name, fmt, array_path=ARRAY_PATH, scale_zyx=scale_zyx)
-
-
-def _write_field(image, channels, dtype, fmt, codec, chunk_planes, checksum) -> list:
-    """Write a field's channels one by one into a new array; return each channel's (min, max).
-
-    One channel at a time is cast to the well's dtype, written and added to the checksum.
-    """
-    shape = (len(channels), *channels[0].shape)
-    array = _create_array(image, shape, dtype, ("c", "z", "y", "x"), fmt, codec, chunk_planes)
-    windows = []
-    for index, stack in enumerate(channels):
-        stack = stack.astype(dtype, copy=False)
-        array[index] = stack
-        checksum.update(stack)
-        windows.append((float(stack.min()), float(stack.max())))
-    return windows
 
 
 def write_plate_metadata(

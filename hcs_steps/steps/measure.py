@@ -70,19 +70,50 @@ def measure_numpy(labels, intensity):
     import pandas as pd
 
     numbers, pieces = [], []
-    rows, cols = np.indices(labels.shape[1:], dtype=np.float64)
     for index, (plane_labels, plane) in enumerate(zip(labels, intensity, strict=True)):
-        flat = plane_labels.ravel().astype(np.int64)
-        size = int(flat.max(initial=0)) + 1
-        area = np.bincount(flat, minlength=size)[1:]
+        area, *sums = _plane_sums_numpy(plane_labels, plane)
         numbers.append(area.size)
-        sums = [
-            np.bincount(flat, weights=values.ravel(), minlength=size)[1:]
-            for values in (rows, cols, plane.astype(np.float64))
-        ]
-        label = np.arange(1, size, dtype=np.int64)
+        label = np.arange(1, area.size + 1, dtype=np.int64)
         pieces.append(objects_table(np.full(area.size, index), label, area, *sums))
     return counts_table(numbers), pd.concat(pieces, ignore_index=True)
+
+
+# Rows per band: about 2^18 pixels, so a plane's sums take band-sized scratch, not a
+# plane's float64 row, column and intensity weights and int64 labels (142 MiB above the
+# labels for a 2160 x 2160 plane, 2 MiB in bands).
+BAND_PIXELS = 1 << 18
+
+
+def _plane_sums_numpy(plane_labels, plane):
+    """Area, row, column and intensity sums of each object 1..max of one plane.
+
+    Summed band by band: a sum of integers in float64 is exact (below 2^53) in any order,
+    so the bands give the one-pass sums bit for bit. Float intensities are summed in one
+    pass, in pixel order, as rounding depends on the order.
+    """
+    import numpy as np
+
+    size = int(plane_labels.max(initial=0)) + 1
+    height, width = plane_labels.shape
+    band = max(1, BAND_PIXELS // width)
+    exact = plane.dtype.kind in "biu"
+    area = np.zeros(size, np.int64)
+    sums = np.zeros((3, size), np.float64)
+    for top in range(0, height, band):
+        flat = plane_labels[top : top + band].ravel().astype(np.int64)
+        rows = flat.size // width
+        area += np.bincount(flat, minlength=size)
+        row_index = np.repeat(np.arange(top, top + rows, dtype=np.float64), width)
+        sums[0] += np.bincount(flat, weights=row_index, minlength=size)
+        column_index = np.tile(np.arange(width, dtype=np.float64), rows)
+        sums[1] += np.bincount(flat, weights=column_index, minlength=size)
+        if exact:
+            values = plane[top : top + band].ravel().astype(np.float64)
+            sums[2] += np.bincount(flat, weights=values, minlength=size)
+    if not exact:
+        flat = plane_labels.ravel().astype(np.int64)
+        sums[2] = np.bincount(flat, weights=plane.ravel().astype(np.float64), minlength=size)
+    return area[1:], sums[0, 1:], sums[1, 1:], sums[2, 1:]
 
 
 def measure_torch(labels, intensity):

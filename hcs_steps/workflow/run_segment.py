@@ -3,9 +3,10 @@
 Streams the well field by field: each channel's ``[Z, Y, X]`` stack is read from its chunks,
 converted once to the segment's memory type on the job's device, run through the segment's
 steps in memory, and converted back to numpy only where a result is written (after the last
-step, and after steps listed under ``keep``); each field's results are written before the
-next field is read, and each written well appears, complete, once its last field is written.
-So a job holds about one field's input and results, however many fields a well has.
+step, and after steps listed under ``keep``); each channel's results are written before the
+next channel is read, and each written well appears, complete, once its last field is
+written. So a job holds about one channel's input and results (and the objects and the
+channels a step reading every channel needs), however many fields and channels a well has.
 
 Special outputs (``counts``, ``objects``, ``features``, ``feature_summary``) become per-well
 measurement tables. A step's ``labels`` special output is kept in memory as that field's
@@ -32,6 +33,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from hcs_steps.workflow.allocator import map_large_buffers
 from hcs_steps.workflow.gpu_slots import GpuSlot, gpu_slot, in_slurm_job
 from hcs_steps.workflow.joblog import job_logger
 from hcs_steps.workflow.segment_input import BadInput, input_reader, skip_well
@@ -71,15 +73,26 @@ def _usable_slot(slot: GpuSlot, spec: dict, well: str) -> GpuSlot:
     return GpuSlot("cpu", None, f"{slot.reason}, but CUDA cannot use it (no NVIDIA driver)")
 
 
-def _field_channels(well: str, field: int, name: str, stacks: list[np.ndarray]) -> list:
-    shapes = {stack.shape for stack in stacks}
+def _same_shapes(well: str, field: int, name: str, shapes) -> None:
+    shapes = set(shapes)
     if len(shapes) > 1:
         raise ValueError(
             f"well {well}, field {field}: after step {name!r} the channels have different "
             f"shapes {sorted(shapes)}; a step that changes the stack shape (e.g. a projection) "
             "must apply to all channels"
         )
-    return stacks
+
+
+def _channel_writer(well: str, field: int, images: dict) -> Callable[[str, np.ndarray], None]:
+    """``write`` of :func:`process_field` for one field: each written step's channel goes
+    straight into that step's field image (:class:`~hcs_steps.plate.field_writer.FieldWriter`)."""
+    first_shapes = {}
+
+    def write(name: str, stack: np.ndarray) -> None:
+        _same_shapes(well, field, name, (first_shapes.setdefault(name, stack.shape), stack.shape))
+        images[name].write_channel(stack)
+
+    return write
 
 
 def _special_tables(special: dict, context: dict, tables: dict[str, list]) -> None:
@@ -185,12 +198,16 @@ def process_field(
     tables,
     logger,
     illumination: dict | None = None,
+    write: Callable[[str, np.ndarray], None] | None = None,
 ) -> tuple[dict[str, list[np.ndarray]], dict[str, np.ndarray]]:
     """Apply a segment to one field; ``read(field, channel_index)`` gives its stacks.
 
     Returns, per written step, one numpy stack per channel, and the field's objects (name
     -> numpy labels); special outputs are appended to
-    ``tables`` (kind -> list of frames). ``implementations`` maps each step name to its
+    ``tables`` (kind -> list of frames). With ``write``, each written step's numpy stack
+    of a channel goes to ``write(step_name, stack)`` as soon as the channel is through the
+    steps, instead of into the returned stacks: the job then holds one channel's results,
+    not the field's. ``implementations`` maps each step name to its
     decorated function. ``logger`` gets the device the library itself reports for the data
     (pyclesperanto: the OpenCL device). ``illumination`` maps a step that reads it to
     ``{channel: (flatfield, darkfield)}`` (numpy; see
@@ -200,6 +217,7 @@ def process_field(
 
     target = memory.MemoryType(spec["memory_type"])
     results = {name: [] for name in spec["written"]}
+    write = write or (lambda name, stack: results[name].append(stack))
     objects = {}
     readings = {step["name"]: {} for step in spec["steps"] if step.get("reads_channels")}
     for channel_index, channel in enumerate(channel_names):
@@ -216,7 +234,8 @@ def process_field(
                     inputs = _workflow_inputs(step, channel, illumination, target, device)
                     stack = _apply(step, stack, function, context, tables, objects, inputs)
             if step["name"] in results:
-                results[step["name"]].append(_host(stack))
+                write(step["name"], _host(stack))
+        del stack  # the channel's last result, written: not held while the next is read
     for name, channels in readings.items():
         step = next(step for step in spec["steps"] if step["name"] == name)
         _measure(step, implementations[name], objects, channels, field, tables)
@@ -342,7 +361,8 @@ def run_segment_on_data(
                 logger,
             )
             for name, stacks in results.items():
-                per_field[name].append(_field_channels(well, field, name, stacks))
+                _same_shapes(well, field, name, (stack.shape for stack in stacks))
+                per_field[name].append(stacks)
             labels_per_field.append(labels)
     arrays = {}
     for name, fields in per_field.items():
@@ -392,6 +412,7 @@ def run_segment(
     from hcs_steps.plate.reader import well_directory
     from hcs_steps.plate.skipped import skipped_reason
 
+    map_large_buffers()
     with job_logger(log) as logger:
         outputs = {"output_plates": output_plates, "measurements": measurements}
         upstream = skipped_reason(well_directory(input_plate, well))
@@ -479,12 +500,21 @@ def _stream_well(
         }
         labelled = {}
         for field in range(source.shape[0]):
-            results, objects = process_field(
-                read, field, spec, channel_names, device, implementations, tables, logger, estimates
+            images = {name: writer.field() for name, writer in writers.items()}
+            _, objects = process_field(
+                read,
+                field,
+                spec,
+                channel_names,
+                device,
+                implementations,
+                tables,
+                logger,
+                estimates,
+                write=_channel_writer(well, field, images),
             )
-            for name, stacks in results.items():
-                labels = objects if name == labels_step(spec) else None
-                writers[name].write_field(_field_channels(well, field, name, stacks), labels)
+            for name, image in images.items():
+                image.finish(objects if name == labels_step(spec) else None)
             labelled |= dict.fromkeys(objects)
         for name, writer in writers.items():
             writer.publish()

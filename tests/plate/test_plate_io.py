@@ -14,14 +14,15 @@ from ome_zarr.format import FormatV04, FormatV05
 from hcs_steps.buffers import is_aligned
 from hcs_steps.plate import (
     PlateDataError,
+    WellWriter,
     array_checksum,
+    field_writer,
     open_plate,
     plate_well_path,
     read_well,
     write_plate_metadata,
     write_well,
 )
-from hcs_steps.plate import writer as plate_writer
 from hcs_steps.plate.ngff import ome_zarr_writer
 
 # ome-zarr's own writer builds the "foreign" plates; imported the way hcs_steps imports it,
@@ -206,12 +207,12 @@ def test_failed_write_leaves_the_previous_well_untouched(tmp_path, monkeypatch):
 
     def fail_on_second_field(*args):
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == 3:  # field 1's first channel (2 channels a field)
             raise OSError("disk full")
         return original(*args)
 
-    original = plate_writer._write_field
-    monkeypatch.setattr(plate_writer, "_write_field", fail_on_second_field)
+    original = field_writer.write_channel_data
+    monkeypatch.setattr(field_writer, "write_channel_data", fail_on_second_field)
     with pytest.raises(OSError, match="disk full"):
         write_well(plate, "B02", well_data(9), channel_names=["a", "b"])
     with pytest.raises(OSError, match="disk full"):
@@ -254,3 +255,41 @@ def test_adding_a_well_of_another_version_is_refused(tmp_path):
         write_well(
             tmp_path / "p.zarr", "A02", well_data(13), channel_names=["a", "b"], ngff_version="0.4"
         )
+
+
+def test_a_field_written_channel_by_channel_widens_to_its_channels_dtype(tmp_path):
+    """The first field's dtype is that of all its channels, though they arrive one by one."""
+    plate = tmp_path / "p.zarr"
+    rng = np.random.default_rng(13)
+    narrow = rng.integers(0, 4000, (2, 3, 2, 8, 8)).astype(np.uint16)
+    wide = rng.random((2, 2, 8, 8), dtype=np.float32)
+    with WellWriter(plate, "B02", fields=2, channel_names=["a", "b", "c"]) as writer:
+        field = writer.field()
+        field.write_channel(narrow[0, 0])
+        field.write_channel(wide[0])  # float32 after uint16: the array widens
+        field.write_channel(narrow[0, 2])
+        field.finish()
+        writer.write_field([narrow[1, 0], wide[1], narrow[1, 2]])
+        writer.publish()
+    expected = narrow.astype(np.float32)
+    expected[:, 1] = wide
+    result = read_well(plate, "B02")
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result, expected)
+    provenance = json.loads((plate_well_path(plate, "B02") / "zarr.json").read_text())
+    record = provenance["attributes"]["hcs_steps"]["provenance"]
+    assert record["output_checksum"] == array_checksum(expected)
+    assert sorted(p.name for p in (plate_well_path(plate, "B02") / "0").iterdir()) == [
+        "0",
+        "zarr.json",
+    ]
+
+
+def test_a_later_field_wider_than_the_first_is_refused(tmp_path):
+    with WellWriter(tmp_path / "p.zarr", "B02", fields=2, channel_names=["a"]) as writer:
+        writer.write_field([np.zeros((1, 4, 4), np.uint8)])
+        field = writer.field()
+        with pytest.raises(PlateDataError, match="field 1: channel 0 is .* float32, but field 0"):
+            field.write_channel(np.zeros((1, 4, 4), np.float32))
+        with pytest.raises(PlateDataError, match="field 1: the field before is unfinished"):
+            writer.field()

@@ -109,3 +109,88 @@ def test_tophat_in_one_piece_equals_tophat_in_bands_of_rows(monkeypatch, backend
     monkeypatch.setattr(morphology, "SCRATCH_PIXELS", 300)
     banded = np.asarray(convert(function(stack, **params), MemoryType.NUMPY))
     np.testing.assert_array_equal(banded, whole)
+
+
+COUNT_PROBE = """
+import json, sys
+from pathlib import Path
+import hcs_steps.steps as steps
+from hcs_steps.memory import MemoryType
+from hcs_steps.plate.synthetic import synthetic_well
+
+def status(key):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+
+size, params = json.loads(sys.argv[1])
+count = steps.get_step("count_cells_single_channel").implementations[MemoryType.NUMPY]
+small, _ = synthetic_well("A01", z=1, y=96, x=96, objects_per_field=(5, 5))
+count(small[0, 0], **params)  # imports and first-call caches are not the step's memory
+data, truth = synthetic_well("A01", z=1, y=size, x=size, objects_per_field=(300, 300), seed=3)
+Path("/proc/self/clear_refs").write_text("5")
+start = status("VmRSS")
+_, special = count(data[0, 0], **params)
+peak = status("VmHWM") - start
+print(json.dumps([peak, data[0, 0].nbytes, special["counts"]["count"].tolist()]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_the_numpy_watershed_count_peaks_at_a_few_planes():
+    params = {"detection_method": "watershed", "diameter": 30, "return_labels": True}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", COUNT_PROBE, json.dumps([1024, params])],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    peak, plane, counts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert counts == [300]
+    # Measured 6.2 x the uint16 plane: its float32 smoothings, the int32 markers,
+    # components and labels. One watershed call on the plane made it 16.9 x (its float64
+    # and padded copies), and whole-plane np.unique and bincount weights as much again.
+    assert peak < 10 * plane, peak / plane
+
+
+def test_watershed_by_component_equals_one_watershed_of_the_plane():
+    from scipy import ndimage
+    from skimage.measure import label
+    from skimage.segmentation import watershed
+
+    from hcs_steps.plate.synthetic import synthetic_well
+    from hcs_steps.steps.segmentation import _watershed_by_component
+
+    data, _ = synthetic_well("A01", z=1, y=300, x=280, objects_per_field=(25, 25), seed=4)
+    noisy = data[0, 0, 0] + np.random.default_rng(4).integers(0, 200, data.shape[-2:])
+    basins = -ndimage.gaussian_filter(noisy.astype(np.float32), 3)
+    foreground = basins < np.median(basins)
+    peaks = (basins == ndimage.minimum_filter(basins, 9)) & foreground
+    markers = label(peaks, connectivity=2).astype(np.int32)
+    whole = watershed(basins, markers, mask=foreground, connectivity=2)
+    assert len(np.unique(label(foreground, connectivity=2))) > 10  # many components
+    np.testing.assert_array_equal(_watershed_by_component(basins, markers, foreground), whole)
+
+
+@pytest.mark.parametrize("intensity", [np.uint16, np.float32])
+def test_counting_in_bands_of_rows_equals_counting_in_one_piece(monkeypatch, intensity):
+    """The row bands of :data:`BAND_PIXELS` (labels' renumbering, per-object sums) change
+    no value: with a budget of 300 pixels each band is a row or a few."""
+    from hcs_steps.plate.synthetic import synthetic_well
+    from hcs_steps.steps import measure
+
+    data, _ = synthetic_well("A01", z=2, y=150, x=131, objects_per_field=(30, 30), seed=5)
+    stack = data[0, 0].astype(intensity) * intensity(1.37)
+    count = steps.get_step("count_cells_single_channel").implementations[MemoryType.NUMPY]
+    params = {"detection_method": "watershed", "diameter": 16, "return_labels": True}
+    monkeypatch.setattr(measure, "BAND_PIXELS", 1 << 40)
+    _, whole = count(stack, **params)
+    monkeypatch.setattr(measure, "BAND_PIXELS", 300)
+    _, banded = count(stack, **params)
+    np.testing.assert_array_equal(banded["labels"], whole["labels"])
+    assert int(whole["labels"].max()) > 10
+    for kind in ("counts", "objects"):
+        assert banded[kind].equals(whole[kind]), kind
