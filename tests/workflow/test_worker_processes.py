@@ -22,12 +22,8 @@ from workflow_support import (
     write_config,
 )
 
-from hcs_steps.workflow.worker_processes import (
-    JobUsage,
-    WorkerDied,
-    WorkerError,
-    WorkerProcesses,
-)
+from hcs_steps.workflow.job_usage import JobUsage
+from hcs_steps.workflow.worker_processes import WorkerDied, WorkerError, WorkerProcesses
 
 
 def result_of(pool, function, **kwargs):
