@@ -37,8 +37,46 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing import spawn
 
 from hcs_steps.workflow.job_usage import measured
+
+_start_lock = threading.Lock()
+
+
+@contextmanager
+def _main_module_left_out():
+    """Start a process without the preparation data telling it to import the parent's
+    ``__main__``. multiprocessing has each new process run the parent's main script
+    again (as ``__mp_main__``) so that what it defines can be unpickled; the functions a
+    worker runs live in modules, and a script that drives Snakemake without an
+    ``if __name__ == "__main__"`` guard would start a second Snakemake in every worker."""
+    with _start_lock:
+        prepare = spawn.get_preparation_data
+
+        def without_main(name):
+            data = prepare(name)
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+            return data
+
+        spawn.get_preparation_data = without_main
+        try:
+            yield
+        finally:
+            spawn.get_preparation_data = prepare
+
+
+class _WorkerProcess(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        with _main_module_left_out():
+            return multiprocessing.context.ForkServerProcess._Popen(process_obj)
+
+
+class _WorkerContext(multiprocessing.context.ForkServerContext):
+    Process = _WorkerProcess
 
 
 class WorkerDied(RuntimeError):
@@ -109,7 +147,7 @@ class WorkerProcesses:
             raise ValueError(f"a worker pool needs at least one worker, not {size}")
         self.size = size
         self.preload = tuple(preload)
-        self._context = multiprocessing.get_context("forkserver")
+        self._context = _WorkerContext()
         self._context.set_forkserver_preload(list(self.preload))
         self._idle: queue.LifoQueue = queue.LifoQueue()  # warm workers first
         self._lock = threading.Lock()
