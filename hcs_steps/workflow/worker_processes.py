@@ -38,64 +38,45 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from multiprocessing import spawn
 
+from hcs_steps.workflow.job_usage import measured
 
-@dataclass
-class JobUsage:
-    """What one job used: wall and CPU seconds, and its peak resident memory in MiB (None
-    where it cannot be told apart from other jobs': in a thread of a shared process)."""
-
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0
-    max_rss_mib: float | None = None
-
-    def write(self, path: str) -> None:
-        """A TSV of the job's usage at ``path``, atomically; the columns are those of a
-        Snakemake benchmark file that mean the same (``s``, ``cpu_time``, ``max_rss`` in
-        MB), measured for the job alone rather than for the process running it."""
-        from hcs_steps.plate.atomic import write_file_atomically
-
-        rss = "NA" if self.max_rss_mib is None else f"{self.max_rss_mib * 2**20 / 1e6:.2f}"
-        text = f"s\tcpu_time\tmax_rss\n{self.seconds:.4f}\t{self.cpu_seconds:.4f}\t{rss}\n"
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        write_file_atomically(Path(path), text.encode())
+_start_lock = threading.Lock()
 
 
 @contextmanager
-def measured(*, peak: bool):
-    """Measure the block as a job: wall time, CPU time (the process's with ``peak``, when
-    the process runs nothing else; else the thread's) and, with ``peak``, the process's
-    peak resident memory during the block (Linux: the high-water mark is reset first)."""
-    usage = JobUsage()
-    if peak:
-        _reset_peak_rss()
-    clock = time.process_time if peak else time.thread_time
-    start, cpu = time.perf_counter(), clock()
-    yield usage
-    usage.seconds, usage.cpu_seconds = time.perf_counter() - start, clock() - cpu
-    if peak:
-        usage.max_rss_mib = _peak_rss_mib()
+def _main_module_left_out():
+    """Start a process without the preparation data telling it to import the parent's
+    ``__main__``. multiprocessing has each new process run the parent's main script
+    again (as ``__mp_main__``) so that what it defines can be unpickled; the functions a
+    worker runs live in modules, and a script that drives Snakemake without an
+    ``if __name__ == "__main__"`` guard would start a second Snakemake in every worker."""
+    with _start_lock:
+        prepare = spawn.get_preparation_data
+
+        def without_main(name):
+            data = prepare(name)
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+            return data
+
+        spawn.get_preparation_data = without_main
+        try:
+            yield
+        finally:
+            spawn.get_preparation_data = prepare
 
 
-def _reset_peak_rss() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")  # resets VmHWM to the current resident size
-    except OSError:
-        pass
+class _WorkerProcess(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        with _main_module_left_out():
+            return multiprocessing.context.ForkServerProcess._Popen(process_obj)
 
 
-def _peak_rss_mib() -> float | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+class _WorkerContext(multiprocessing.context.ForkServerContext):
+    Process = _WorkerProcess
 
 
 class WorkerDied(RuntimeError):
@@ -166,7 +147,7 @@ class WorkerProcesses:
             raise ValueError(f"a worker pool needs at least one worker, not {size}")
         self.size = size
         self.preload = tuple(preload)
-        self._context = multiprocessing.get_context("forkserver")
+        self._context = _WorkerContext()
         self._context.set_forkserver_preload(list(self.preload))
         self._idle: queue.LifoQueue = queue.LifoQueue()  # warm workers first
         self._lock = threading.Lock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,12 +23,8 @@ from workflow_support import (
     write_config,
 )
 
-from hcs_steps.workflow.worker_processes import (
-    JobUsage,
-    WorkerDied,
-    WorkerError,
-    WorkerProcesses,
-)
+from hcs_steps.workflow.job_usage import JobUsage
+from hcs_steps.workflow.worker_processes import WorkerDied, WorkerError, WorkerProcesses
 
 
 def result_of(pool, function, **kwargs):
@@ -247,3 +244,31 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+UNGUARDED_SCRIPT = """
+import os
+import worker_calls
+from hcs_steps.workflow.worker_processes import WorkerProcesses
+
+print("script body", flush=True)
+pool = WorkerProcesses(1)
+pid, _ = pool.run(worker_calls.process_id, job="a job")
+print("worker is another process:", pid != os.getpid())
+pool.shutdown()
+"""
+
+
+def test_workers_do_not_rerun_a_main_script_without_a_guard(tmp_path):
+    script = tmp_path / "drive.py"  # like a script driving Snakemake with no __main__ guard
+    script.write_text(UNGUARDED_SCRIPT)
+    path = os.pathsep.join([str(Path(worker_calls.__file__).parent), *sys.path])
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["script body", "worker is another process: True"]

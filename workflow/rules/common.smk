@@ -13,7 +13,8 @@ from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.tables import TABLE_KINDS
 from hcs_steps.workflow.versions import hcs_steps_version, versions_table
 from hcs_steps.workflow.well_batches import plate_batches
-from hcs_steps.workflow.worker_processes import measured, preload_for, worker_pool
+from hcs_steps.workflow.job_usage import measured
+from hcs_steps.workflow.worker_processes import preload_for, worker_pool
 
 # Refused here, before any job runs, with the config key at fault in the message.
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
