@@ -31,6 +31,7 @@ import os
 import pickle
 import queue
 import select
+import sys
 import threading
 import time
 import traceback
@@ -38,7 +39,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from multiprocessing import spawn
+from multiprocessing import forkserver, spawn
 
 from hcs_steps.workflow.job_usage import measured
 
@@ -66,6 +67,27 @@ def _main_module_left_out():
             yield
         finally:
             spawn.get_preparation_data = prepare
+
+
+def _start_fork_server() -> None:
+    """Start the fork server with this process's ``sys.path`` as its ``PYTHONPATH``.
+
+    The server imports its preload modules before it hears of the parent's ``sys.path``
+    (Python 3.11 passes it but does not apply it), so without this it would import
+    hcs-steps from wherever a plain interpreter finds it (an installed copy) while
+    Snakemake's process uses the one beside the Snakefile, and its workers would run
+    other code than the run planned with.
+    """
+    with _start_lock:
+        saved = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = os.pathsep.join(entry for entry in sys.path if entry)
+        try:
+            forkserver.ensure_running()
+        finally:
+            if saved is None:
+                del os.environ["PYTHONPATH"]
+            else:
+                os.environ["PYTHONPATH"] = saved
 
 
 class _WorkerProcess(multiprocessing.context.ForkServerProcess):
@@ -185,6 +207,8 @@ class WorkerProcesses:
         except queue.Empty:
             pass
         with self._lock:
+            if not self._workers:
+                _start_fork_server()
             if len(self._workers) < self.size:
                 worker = ProcessPoolExecutor(
                     max_workers=1,

@@ -272,3 +272,37 @@ def test_workers_do_not_rerun_a_main_script_without_a_guard(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["script body", "worker is another process: True"]
+
+
+PATH_SCRIPT = """
+import sys
+
+sys.path.insert(0, sys.argv[1])  # as Snakemake puts the Snakefile's directory first
+import probe_package
+from hcs_steps.workflow.worker_processes import WorkerProcesses
+
+pool = WorkerProcesses(1, preload=("probe_package",))
+where, _ = pool.run(probe_package.where, job="a job")
+print(probe_package.where(), where, sep="\\n")
+pool.shutdown()
+"""
+
+
+def test_workers_import_what_the_parent_imported_not_an_installed_copy(tmp_path):
+    for copy in ("installed", "beside_the_snakefile"):
+        package = tmp_path / copy / "probe_package"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("def where():\n    return __file__\n")
+    script = tmp_path / "drive.py"
+    script.write_text(PATH_SCRIPT)
+    path = os.pathsep.join([str(tmp_path / "installed"), *sys.path])
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "beside_the_snakefile")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert result.returncode == 0, result.stderr
+    parent, worker = result.stdout.splitlines()
+    assert "beside_the_snakefile" in parent and worker == parent
