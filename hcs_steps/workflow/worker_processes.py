@@ -249,5 +249,22 @@ def worker_pool(size: int, preload: tuple[str, ...] = ()) -> WorkerProcesses:
             if _pool is not None:
                 _pool.shutdown()
             _pool = WorkerProcesses(size, preload)
-            atexit.register(_pool.shutdown)
+            atexit.register(_end_of_run, _pool)
         return _pool
+
+
+def _end_of_run(pool: WorkerProcesses) -> None:
+    """At exit: wait for the workers (idle by then: Snakemake waits for its jobs), then stop
+    the fork server and reap it, so that it is not left behind and the workers' CPU time
+    reaches Snakemake's process's children's (``getrusage``, ``time``). The server ends
+    once no worker holds its pipe; ``_stop`` is how the standard library's tests end it."""
+    with pool._lock:
+        workers, pool._workers = pool._workers, []
+    for worker in workers:
+        worker.shutdown(wait=True, cancel_futures=True)
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        try:
+            stop()
+        except OSError:
+            pass
