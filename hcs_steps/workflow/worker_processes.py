@@ -194,12 +194,13 @@ class WorkerProcesses:
             if worker is not None:
                 self._idle.put(worker)
 
-    def shutdown(self) -> None:
-        """Stop every worker (idle ones exit at once; busy ones after their job)."""
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Stop every worker (idle ones exit at once; busy ones after their job), and with
+        ``wait`` return once they have exited."""
         with self._lock:
             workers, self._workers = self._workers, []
         for worker in workers:
-            worker.shutdown(wait=False, cancel_futures=True)
+            worker.shutdown(wait=wait, cancel_futures=True)
 
     def _take(self) -> ProcessPoolExecutor:
         try:
@@ -258,10 +259,7 @@ def _end_of_run(pool: WorkerProcesses) -> None:
     the fork server and reap it, so that it is not left behind and the workers' CPU time
     reaches Snakemake's process's children's (``getrusage``, ``time``). The server ends
     once no worker holds its pipe; ``_stop`` is how the standard library's tests end it."""
-    with pool._lock:
-        workers, pool._workers = pool._workers, []
-    for worker in workers:
-        worker.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=True)
     stop = getattr(forkserver._forkserver, "_stop", None)
     if stop is not None:
         try:

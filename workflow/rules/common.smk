@@ -8,7 +8,6 @@ from hcs_steps.workflow.config import validate_config
 from hcs_steps.workflow.gpu_slots import slot_count
 from hcs_steps.workflow.plan import build_plan, well_resources
 from hcs_steps.workflow.run_record import RECORD_FILES, SegmentPlates, run_id
-from hcs_steps.workflow.run_segment import run_segment
 from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.tables import TABLE_KINDS
 from hcs_steps.workflow.versions import hcs_steps_version, versions_table
@@ -39,6 +38,8 @@ WELL_BATCHES = plate_batches(
 WORKER_PROCESSES = (
     not WELL_CHAIN and config["local"]["worker_processes"] and workflow.cores > 1
 )
+# What their fork server imports once for all of them: the plan's fork-safe libraries.
+WORKER_PRELOAD = preload_for({segment.memory_type for segment in PLAN.segments})
 VERSIONS = versions_table()
 RUN_ID = run_id(config, VERSIONS)
 
@@ -282,8 +283,7 @@ def run_in_worker(function, job, usage_file, **kwargs):
     of a Snakemake benchmark file, whose sampling of the whole process tree cost more CPU
     than the jobs' scheduling and measured the process rather than the job."""
     if WORKER_PROCESSES:
-        preload = preload_for({segment.memory_type for segment in PLAN.segments})
-        pool = worker_pool(workflow.cores, preload)
+        pool = worker_pool(workflow.cores, WORKER_PRELOAD)
         result, usage = pool.run(function, job=job, **kwargs)
     else:
         with measured(peak=False) as usage:

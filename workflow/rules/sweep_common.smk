@@ -103,10 +103,10 @@ def sweep_outputs():
 
 
 def run_sweep_segment_job(rule_name, wildcards, params, output, log):
-    """A sweep segment rule's body: run_segment (in a worker: run_in_worker) on the
-    combination's chain."""
+    """A sweep segment rule's body: the segment (run_segment_stage, in a worker where the
+    run has them: run_in_worker) on the combination's chain."""
     run_in_worker(
-        run_segment,
+        run_segment_stage,
         f"sweep segment {params.segment['segment']} of plate {wildcards.plate}, "
         f"chain {wildcards.chain}, well {params.well}",
         paths.chain_benchmark(
@@ -115,15 +115,19 @@ def run_sweep_segment_job(rule_name, wildcards, params, output, log):
             rule_name.removeprefix("sweep_"),
             f"{wildcards.row}{wildcards.column}",
         ),
-        spec=params.segment,
+        segment=SegmentRun(
+            spec=params.segment,
+            input_plate=params.input_plate,
+            output_plates=params.output_plates,
+            measurements={
+                kind: str(path) for kind, path in by_table_kind(output).items()
+            },
+            log=str(log[0]),
+            reading={"channel_names": params.channels},
+            illumination=params.illumination,
+        ),
         plate=wildcards.plate,
         well=params.well,
-        input_plate=params.input_plate,
-        output_plates=params.output_plates,
-        measurements={kind: str(path) for kind, path in by_table_kind(output).items()},
-        channel_names=params.channels,
-        log=str(log[0]),
         plugins=config["plugins"],
         provenance={"hcs_steps_version": params.version},
-        illumination=params.illumination,
     )

@@ -15,7 +15,12 @@ from hcs_steps.workflow.well_batches import (
     threads_per_well,
 )
 from hcs_steps.workflow.well_chain import run_well_chain
-from hcs_steps.workflow.well_stages import SegmentRun, TablesRun, run_well_segment
+from hcs_steps.workflow.well_stages import (
+    SegmentRun,
+    TablesRun,
+    run_segment_stage,
+    run_well_segment,
+)
 
 # --- segments
 
