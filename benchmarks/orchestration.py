@@ -5,8 +5,8 @@ On synthetic OME-Zarr plates of 96 and 384 wells (2 fields x 2 channels x 4 x 12
 runs twice, from scratch, each as a subprocess timed from start to end:
 
 - the workflow: ``snakemake --cores N`` (``profiles/default``: jobs in threads);
-- the serial loop: one Python process making the calls the rules make (``run_segment`` per
-  segment and well, the well tables, plate metadata, plate tables, heatmaps), one by one.
+- the serial loop: one Python process making the calls the rules make (each segment of each
+  well, the well's tables, plate metadata, plate tables, heatmaps), one by one.
 
 The ratio workflow / serial loop says what the orchestration costs (> 1) or what the
 parallel jobs win (< 1). Both are timed in wall and in CPU time; on a machine other
@@ -49,9 +49,14 @@ def serial_loop(workdir: Path) -> None:
     from hcs_steps.workflow import jobs, paths
     from hcs_steps.workflow.config import validate_config
     from hcs_steps.workflow.plan import build_plan
-    from hcs_steps.workflow.run_segment import run_segment
     from hcs_steps.workflow.sources import resolve_plates
     from hcs_steps.workflow.tables import TABLE_KINDS
+    from hcs_steps.workflow.well_stages import (
+        SegmentRun,
+        TablesRun,
+        run_segment_stage,
+        run_tables_stage,
+    )
 
     def log(*where: str) -> str:  # Snakemake creates a job's log folder before the job
         path = Path(paths.log(*where))
@@ -66,33 +71,26 @@ def serial_loop(workdir: Path) -> None:
         for well in plate.wells:
             row, column = well[:-2], well[-2:]
             input_plate = plate.input_plate
+            measurements = []
             for segment in plan.segments:
                 outputs = {s: paths.step_plate(name, s) for s in segment.written}
-                run_segment(
-                    segment.spec(),
-                    plate=name,
-                    well=well,
+                measurements.append(paths.segment_measurements(name, segment.name, row, column))
+                run = SegmentRun(
+                    spec=segment.spec(),
                     input_plate=input_plate,
                     output_plates=outputs,
-                    measurements={
-                        kind: paths.segment_measurements(name, segment.name, row, column, kind)
-                        for kind in TABLE_KINDS
-                    },
-                    channel_names=list(plate.channel_names),
+                    measurements=measurements[-1],
                     log=log(name, segment.rule_name, well),
-                    plugins=config["plugins"],
+                    reading=plate.reading(segment.index == 0),
                 )
+                run_segment_stage(run, plate=name, well=well, plugins=config["plugins"])
                 input_plate = outputs[segment.output_step]
-            jobs.well_tables(
-                {
-                    kind: [
-                        paths.segment_measurements(name, s.name, row, column, kind)
-                        for s in plan.segments
-                    ]
-                    for kind in TABLE_KINDS
-                },
-                {kind: paths.well_table(name, row, column, kind) for kind in TABLE_KINDS},
-                log(name, "well_tables", well),
+            run_tables_stage(
+                TablesRun(
+                    inputs=measurements,
+                    output=paths.well_tables(name, row, column),
+                    log=log(name, "well_tables", well),
+                )
             )
         for segment in plan.segments:
             for step in segment.written:
@@ -100,7 +98,10 @@ def serial_loop(workdir: Path) -> None:
                     plate, paths.step_plate(name, step), log(name, "plate_metadata", step)
                 )
         well_tables = {
-            kind: [paths.well_table(name, w[:-2], w[-2:], kind) for w in plate.wells]
+            kind: [
+                paths.table_file(paths.well_tables(name, w[:-2], w[-2:]), kind)
+                for w in plate.wells
+            ]
             for kind in TABLE_KINDS
         }
         jobs.plate_tables(

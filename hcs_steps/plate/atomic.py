@@ -14,6 +14,8 @@ import errno
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hcs_steps.plate.errors import PlateDataError
@@ -104,3 +106,20 @@ def publish_directory(tmp: Path, final: Path, *, attempts: int = 20) -> None:
         shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(tmp, ignore_errors=True)
     raise PlateDataError(f"could not replace {final}: other writers kept replacing it")
+
+
+@contextmanager
+def directory_written(final) -> Iterator[Path]:
+    """Write a directory of files at once: yields a hidden temporary sibling of ``final``
+    to fill, which replaces ``final`` (:func:`publish_directory`) when the block ends, or
+    is removed if it raises. Readers never see some of the files without the others."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(final)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    publish_directory(tmp, final)

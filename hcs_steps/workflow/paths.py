@@ -11,8 +11,12 @@ Examples
 'results/demo/steps/count.zarr/B/03'
 >>> well_metadata(step_well("demo", "count", "B", "03"))
 'results/demo/steps/count.zarr/B/03/zarr.json'
->>> well_table("{plate}", "{row}", "{column}", "counts")
-'results/{plate}/tables/wells/{row}{column}.counts.parquet'
+>>> table_file(well_tables("{plate}", "{row}", "{column}"), "counts")
+'results/{plate}/tables/wells/{row}{column}/counts.parquet'
+
+A well's tables of one segment, or of the whole well, are one directory holding a Parquet
+file per table kind (:func:`table_file`): one output per well for Snakemake instead of one
+per kind, which is most of what planning a large plate costs per well.
 """
 
 from __future__ import annotations
@@ -52,12 +56,19 @@ def measurements_dir(plate: str, segment: str) -> str:
     return f"{RESULTS}/{plate}/measurements/{segment}"
 
 
-def segment_measurements(plate: str, segment: str, row: str, column: str, kind: str) -> str:
-    return f"{measurements_dir(plate, segment)}/{row}{column}.{kind}.parquet"
+def segment_measurements(plate: str, segment: str, row: str, column: str) -> str:
+    """The directory of a well's measurement tables from one segment."""
+    return f"{measurements_dir(plate, segment)}/{row}{column}"
 
 
-def well_table(plate: str, row: str, column: str, kind: str) -> str:
-    return f"{RESULTS}/{plate}/tables/wells/{row}{column}.{kind}.parquet"
+def well_tables(plate: str, row: str, column: str) -> str:
+    """The directory of a well's tables: every segment's measurements, merged per kind."""
+    return f"{RESULTS}/{plate}/tables/wells/{row}{column}"
+
+
+def table_file(directory: str, kind: str) -> str:
+    """The table of ``kind`` in a directory of tables (measurements or a well's tables)."""
+    return f"{directory}/{kind}.parquet"
 
 
 def plate_table(plate: str, kind: str, extension: str) -> str:
@@ -95,18 +106,16 @@ def chain_measurements_dir(plate: str, chain: str, segment: str) -> str:
     return f"{chain_dir(plate, chain)}/measurements/{segment}"
 
 
-def chain_measurements(
-    plate: str, chain: str, segment: str, row: str, column: str, kind: str
-) -> str:
-    return f"{chain_measurements_dir(plate, chain, segment)}/{row}{column}.{kind}.parquet"
+def chain_measurements(plate: str, chain: str, segment: str, row: str, column: str) -> str:
+    return f"{chain_measurements_dir(plate, chain, segment)}/{row}{column}"
 
 
 def chain_benchmark(plate: str, chain: str, rule: str, name: str) -> str:
     return f"{chain_dir(plate, chain)}/benchmarks/{rule}/{name}.tsv"
 
 
-def sweep_well_table(plate: str, combination: str, row: str, column: str, kind: str) -> str:
-    return f"{sweep_dir(plate)}/{combination}/tables/wells/{row}{column}.{kind}.parquet"
+def sweep_well_tables(plate: str, combination: str, row: str, column: str) -> str:
+    return f"{sweep_dir(plate)}/{combination}/tables/wells/{row}{column}"
 
 
 def sweep_table(plate: str, combination: str, kind: str, extension: str) -> str:

@@ -33,7 +33,6 @@ from hcs_steps.plate import parse_well
 from hcs_steps.workflow import paths
 from hcs_steps.workflow.plan import Plan, Segment
 from hcs_steps.workflow.sweep import Sweep
-from hcs_steps.workflow.tables import TABLE_KINDS
 from hcs_steps.workflow.well_stages import TablesRun, run_tables_stage
 
 
@@ -59,13 +58,20 @@ def places(plate: str, chain: str | None, segment: Segment, root: Path) -> dict[
 
 
 def contents(folders: dict[str, Path]) -> dict[tuple[str, str], Path]:
-    """What the folders of :func:`places` hold: well directories and measurement tables."""
+    """What the folders of :func:`places` hold: well directories (of images, and of
+    measurement tables)."""
     found = {}
     for kind, folder in folders.items():
         if not folder.is_dir():
             continue
         if kind == "measurements":
-            found.update({(kind, table.name): table for table in folder.glob("*.parquet")})
+            found.update(
+                {
+                    (kind, well.name): well
+                    for well in folder.iterdir()
+                    if well.is_dir() and not well.name.startswith(".")
+                }
+            )
             continue
         for well in folder.glob("*/*"):
             if well.is_dir() and not (well.name + well.parent.name).startswith("."):
@@ -120,10 +126,9 @@ def rewired_records(
             now_plain = tuple(c == a for c, a in zip(combination.chains, after, strict=True))
             if now_plain != combination.plain:
                 for row, column in (parse_well(w) for w in sweep.wells[plate]):
-                    for kind in TABLE_KINDS:
-                        table = paths.sweep_well_table(plate, combination.name, row, column, kind)
-                        if (root / table).is_file():
-                            stale.append(root / table)
+                    tables = root / paths.sweep_well_tables(plate, combination.name, row, column)
+                    if tables.is_dir():
+                        stale.append(tables)
     return list(dict.fromkeys(stale))
 
 
@@ -133,9 +138,9 @@ def derived_wells(moves: list[Move], root: Path = Path(".")) -> list[tuple[str, 
     wells = set()
     for move in moves:
         for end in (move.source, move.target):
-            if end.suffix == ".parquet" and end.parent.parent.name == "measurements":
+            if end.parent.parent.name == "measurements":  # measurements/<segment>/<well>
                 plate = end.relative_to(root).parts[1]  # results/<plate>/...
-                wells.add((plate, end.name.split(".", 1)[0]))
+                wells.add((plate, end.name))
     return sorted(wells)
 
 
@@ -143,16 +148,11 @@ def plain_tables_run(plan: Plan, plate: str, well: str, root: Path = Path(".")) 
     """The well's tables as its last segment job merges them, from the plain place."""
     row, column = parse_well(well)
     return TablesRun(
-        inputs={
-            kind: [
-                str(root / paths.segment_measurements(plate, segment.name, row, column, kind))
-                for segment in plan.segments
-            ]
-            for kind in TABLE_KINDS
-        },
-        outputs={
-            kind: str(root / paths.well_table(plate, row, column, kind)) for kind in TABLE_KINDS
-        },
+        inputs=[
+            str(root / paths.segment_measurements(plate, segment.name, row, column))
+            for segment in plan.segments
+        ],
+        output=str(root / paths.well_tables(plate, row, column)),
         log=str(root / paths.log(plate, "well_tables", well)),
     )
 
@@ -164,13 +164,12 @@ def refresh_derived_tables(moves: list[Move], plan: Plan, root: Path = Path(".")
     merged = []
     for plate, well in derived_wells(moves, root):
         tables = plain_tables_run(plan, plate, well, root)
-        if all(Path(path).is_file() for files in tables.inputs.values() for path in files):
+        if all(Path(measurements).is_dir() for measurements in tables.inputs):
             Path(tables.log).parent.mkdir(parents=True, exist_ok=True)
             run_tables_stage(tables)
-            merged += [Path(path) for path in tables.outputs.values()]
+            merged.append(Path(tables.output))
             continue
-        for path in tables.outputs.values():
-            Path(path).unlink(missing_ok=True)
+        shutil.rmtree(tables.output, ignore_errors=True)
     return merged
 
 
@@ -206,16 +205,21 @@ def record_moved(outputs: list[Path], configfile: str, root: Path = Path(".")) -
     """Have Snakemake record the current parameters and inputs of ``outputs``.
 
     ``snakemake --touch`` marks the jobs of stale records done without running them and
-    records them anew; only outputs whose content is known right are passed.
+    records them anew; only outputs whose content is known right are passed. So is the
+    ``sweep`` target: touching a directory of tables makes it newer than what was merged
+    from it (Snakemake compares a directory by its time, where a file's unchanged checksum
+    would keep its consumers up to date), and the sweep was complete before the moves
+    (:func:`pending_sweep_jobs`), which kept every sweep result's content.
     """
     if not outputs:
         return
-    # a well is the output of its rule through its metadata file (paths.well_metadata)
+    # a well is the output of its rule through its metadata file (paths.well_metadata); a
+    # directory of tables is an output itself
     targets = [
-        paths.well_metadata(str(relative)) if path.is_dir() else str(relative)
+        paths.well_metadata(str(relative)) if (path / "zarr.json").is_file() else str(relative)
         for path, relative in ((path, path.relative_to(root)) for path in outputs)
     ]
-    result = snakemake(configfile, "--touch", *targets, root=root)
+    result = snakemake(configfile, "--touch", *targets, "sweep", root=root)
     if result.returncode != 0:
         raise RuntimeError(
             "snakemake --touch failed, so Snakemake will recompute the promoted results:\n"

@@ -40,12 +40,13 @@ class Combination:
             return paths.step_plate(plate, step)
         return paths.chain_step_plate(plate, self.chains[segment_index], step)
 
-    def measurements(self, plate: str, segment_index: int, row: str, column: str, kind: str):
+    def measurements(self, plate: str, segment_index: int, row: str, column: str) -> str:
+        """The directory of a well's measurement tables from segment ``segment_index``."""
         segment = self.plan.segments[segment_index].name
         if self.plain[segment_index]:
-            return paths.segment_measurements(plate, segment, row, column, kind)
+            return paths.segment_measurements(plate, segment, row, column)
         chain = self.chains[segment_index]
-        return paths.chain_measurements(plate, chain, segment, row, column, kind)
+        return paths.chain_measurements(plate, chain, segment, row, column)
 
 
 @dataclass(frozen=True)

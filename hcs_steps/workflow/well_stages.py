@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hcs_steps.plate.atomic import directory_written
 from hcs_steps.workflow import jobs
+from hcs_steps.workflow.paths import table_file
 from hcs_steps.workflow.run_segment import run_segment
+from hcs_steps.workflow.tables import TABLE_KINDS
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class SegmentRun:
     spec: dict
     input_plate: str
     output_plates: dict[str, str]
-    measurements: dict[str, str]
+    measurements: str  # the directory of its measurement tables (paths.table_file)
     log: str
     reading: dict  # how it reads its wells: channel names, missing chunks, bad wells
     illumination: str | list = ()  # the flat-field estimate its first step reads, if any
@@ -29,10 +32,11 @@ class SegmentRun:
 
 @dataclass(frozen=True)
 class TablesRun:
-    """The well's tables: every segment's measurement files per kind, merged per kind."""
+    """The well's tables: every segment's measurement directory, merged kind by kind into
+    the directory ``output``."""
 
-    inputs: dict[str, list[str]]
-    outputs: dict[str, str]
+    inputs: list[str]
+    output: str
     log: str
 
 
@@ -45,26 +49,39 @@ def run_segment_stage(
     provenance: dict | None = None,
     threads: int = 1,
 ) -> None:
-    """Run one segment on one well (:func:`run_segment`), writing its log."""
-    run_segment(
-        segment.spec,
-        plate=plate,
-        well=well,
-        input_plate=segment.input_plate,
-        output_plates=segment.output_plates,
-        measurements=segment.measurements,
-        **segment.reading,
-        log=segment.log,
-        plugins=plugins,
-        provenance=provenance,
-        illumination=segment.illumination,
-        threads=threads,
-    )
+    """Run one segment on one well (:func:`run_segment`), writing its log; its measurement
+    tables appear together, once the segment has written its wells."""
+    with directory_written(segment.measurements) as measurements:
+        run_segment(
+            segment.spec,
+            plate=plate,
+            well=well,
+            input_plate=segment.input_plate,
+            output_plates=segment.output_plates,
+            measurements=tables_in(measurements),
+            **segment.reading,
+            log=segment.log,
+            plugins=plugins,
+            provenance=provenance,
+            illumination=segment.illumination,
+            threads=threads,
+        )
 
 
 def run_tables_stage(tables: TablesRun) -> None:
-    """Merge the well's measurement tables, kind by kind, writing its log."""
-    jobs.well_tables(tables.inputs, tables.outputs, tables.log)
+    """Merge the well's measurement tables, kind by kind, writing its log; the well's
+    tables appear together."""
+    with directory_written(tables.output) as output:
+        jobs.well_tables(
+            {kind: [table_file(d, kind) for d in tables.inputs] for kind in TABLE_KINDS},
+            tables_in(output),
+            tables.log,
+        )
+
+
+def tables_in(directory) -> dict[str, str]:
+    """``{kind: path}``: the table of each kind in a directory of tables."""
+    return {kind: table_file(str(directory), kind) for kind in TABLE_KINDS}
 
 
 def run_well_segment(

@@ -85,7 +85,7 @@ def test_out_of_memory_is_recovered_or_fails_only_its_well(tmp_path, plugin_path
         np.testing.assert_array_equal(
             recovered, read_well(unsplit / "results/tiny/steps/scaled.zarr", well)
         )
-        assert (faulty / f"results/tiny/tables/wells/{well}.counts.parquet").is_file()
+        assert (faulty / f"results/tiny/tables/wells/{well}/counts.parquet").is_file()
     # unrecoverable: that well's job failed with torch's error in its log, nothing published
     assert not (steps / "C" / "02").exists()
     log = (faulty / "logs/tiny/segment_scaled/C02.log").read_text()

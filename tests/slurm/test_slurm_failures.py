@@ -93,7 +93,7 @@ def test_a_killed_job_is_reported_and_rerun_by_rerun_incomplete(
     rerun = run_on_slurm(tmp_path, slurm_profile)
     assert rerun.returncode == 0, output_of(rerun)[-4000:]
     assert len(submitted_jobs(output_of(rerun))) == 1  # the well, submitted again
-    counts = pd.read_parquet(tmp_path / "results/tiny/tables/wells/B03.counts.parquet")
+    counts = pd.read_parquet(tmp_path / "results/tiny/tables/wells/B03/counts.parquet")
     assert set(counts["count"]) == {5}  # build_tiny_plate draws 5 disks in B03
 
 

@@ -166,7 +166,7 @@ def test_a_failing_well_fails_its_batch_and_the_others_complete(staged_run, tmp_
     b02_log = workdir / "logs/tiny/segment_normalize/B02.log"
     first_log = b02_log.read_text()
     assert (workdir / "logs/tiny/well_tables/B02.log").read_text()
-    assert not (workdir / "results/tiny/tables/wells/B02.counts.parquet").exists()
+    assert not (workdir / "results/tiny/tables/wells/B02").exists()
     assert not (workdir / "results/tiny/steps/normalize.zarr/B/02/zarr.json").exists()
     assert (workdir / ".snakemake/hcs-steps/kept-wells/tiny/B02/manifest.json").is_file()
 

@@ -33,7 +33,7 @@ def test_configfile_replaces_the_default_config_in_a_real_run(tmp_path, tiny_pla
     run_snakemake(tmp_path, "--configfile", str(mine))
     results = tmp_path / "results"
     assert sorted(p.name for p in results.iterdir() if p.is_dir()) == ["tiny"]
-    assert (results / "tiny" / "tables" / "wells" / "B02.counts.parquet").is_file()
+    assert (results / "tiny" / "tables" / "wells" / "B02" / "counts.parquet").is_file()
 
     plan = subprocess.run(
         [sys.executable, "-m", "hcs_steps.cli", "plan", str(mine)],

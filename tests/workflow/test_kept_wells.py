@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 from hcs_steps.workflow.kept_wells import MANIFEST, fingerprint, keep, restore
 
 
 def finished_well(root):
-    """A result well (declared by its zarr.json, with a chunk) and a measurement file."""
+    """A result well (declared by its zarr.json, with a chunk) and a measurement directory."""
     well = root / "results/p/steps/a.zarr/B/02"
     (well / "0").mkdir(parents=True)
     (well / "zarr.json").write_text("{}")
     (well / "0" / "chunk").write_bytes(b"pixels")
-    table = root / "results/p/measurements/a/B02.counts.parquet"
-    table.parent.mkdir(parents=True)
-    table.write_bytes(b"table")
-    return [str(well / "zarr.json"), str(table)]
+    tables = root / "results/p/measurements/a/B02"
+    tables.mkdir(parents=True)
+    (tables / "counts.parquet").write_bytes(b"table")
+    return [str(well / "zarr.json"), str(tables)]
 
 
 def test_a_kept_well_comes_back_whole_when_made_as_now(tmp_path):
@@ -64,6 +65,6 @@ def test_a_well_kept_only_in_part_is_never_restored(tmp_path):
     assert not restore(store, digest, outputs) and not store.exists()
     # and a well missing one of its outputs is not kept at all
     outputs = finished_well(tmp_path / "again")
-    os.remove(outputs[1])
+    shutil.rmtree(outputs[1])
     keep(store, digest, outputs)
     assert not store.exists() and os.path.exists(outputs[0])

@@ -65,13 +65,17 @@ def test_last_segment_job_reads_earlier_measurements_and_writes_the_well_tables(
     assert counts["segment_normalize"] == counts["segment_count"] == len(WELLS)
     assert "well_tables" not in counts
     jobs = {rule: planned_jobs(result, rule) for rule in ("segment_smooth", "segment_count")}
-    [smooth] = [job for job in jobs["segment_smooth"] if "B02.counts" in job]
-    [count] = [job for job in jobs["segment_count"] if "B02.counts" in job]
-    inputs, outputs = (count.split(heading)[1].split("\n")[0] for heading in ("input:", "output:"))
+    [smooth] = [job for job in jobs["segment_smooth"] if "/B02" in job]
+    [count] = [job for job in jobs["segment_count"] if "/B02" in job]
+    inputs, outputs = (
+        count.split(heading)[1].split("\n")[0].strip().split(", ")
+        for heading in ("input:", "output:")
+    )
+    # one directory of tables per segment and well, and of the well's tables
     for segment in ("normalize", "smooth"):
-        assert f"measurements/{segment}/B02.counts.parquet" in inputs, inputs
-    assert "tables/wells/B02.features.parquet" in outputs, outputs
-    assert "measurements/count/B02.features.parquet" in outputs, outputs
+        assert f"results/tiny/measurements/{segment}/B02" in inputs, inputs
+    assert "results/tiny/tables/wells/B02" in outputs, outputs
+    assert "results/tiny/measurements/count/B02" in outputs, outputs
     assert "tables/wells" not in smooth and "measurements/normalize" not in smooth, smooth
 
 
@@ -122,13 +126,13 @@ def test_single_well_rerun_is_byte_identical_and_alone(unfused_run):
     result = run_snakemake(workdir, "-f", str(target.relative_to(workdir)))
     assert job_counts(result) == {"segment_count": 1}
     # the whole chain of one well: force everything its table depends on
-    well_table = results / "tables" / "wells" / "B03.counts.parquet"
-    result = run_snakemake(workdir, "-F", str(well_table.relative_to(workdir)))
+    well_tables = results / "tables" / "wells" / "B03"
+    result = run_snakemake(workdir, "-F", str(well_tables.relative_to(workdir)))
     assert job_counts(result) == {"segment_normalize": 1, "segment_smooth": 1, "segment_count": 1}
     assert outputs() == before
     changed = {p for p, t in mtimes_under(results).items() if stamps.get(p) != t}
     assert changed and all(
-        "B/03/" in p or "B03." in p or p.startswith("benchmarks/") for p in changed
+        "B/03/" in p or "/B03/" in p or p.startswith("benchmarks/") for p in changed
     ), changed
 
 

@@ -97,7 +97,7 @@ def test_each_combination_equals_a_plain_run_byte_for_byte(swept, tmp_path):
         theirs = plain / "results" / "tiny" / "tables"
         for well in SWEPT_WELLS:
             for kind in ("counts", "objects"):
-                file = f"wells/{well}.{kind}.parquet"
+                file = f"wells/{well}/{kind}.parquet"
                 assert (ours / file).read_bytes() == (theirs / file).read_bytes(), (name, file)
         for kind in ("counts", "objects", "summary"):
             for extension in ("csv", "parquet"):
@@ -182,11 +182,11 @@ def test_promotion_reuses_the_swept_wells_results(swept, tmp_path, monkeypatch):
     assert dry["segment_normalize"] == dry["segment_smooth"] == dry["segment_count"] == 1
     assert not any(rule.startswith("sweep") for rule in dry), dry
     results = workdir / "results" / "tiny"
-    tables = [f"tables/wells/{well}.{kind}.parquet" for well in SWEPT_WELLS for kind in KINDS]
+    tables = [f"tables/wells/{well}" for well in SWEPT_WELLS]
     # merged again by the pick from the moved measurements, and recorded: nothing to redo
     counts = job_counts(run_snakemake(workdir, *[f"results/tiny/{table}" for table in tables]))
     assert counts == {}
-    for table in tables:
+    for table in (f"{tables}/{kind}.parquet" for tables in tables for kind in KINDS):
         promoted_table = (results / table).read_bytes()
         assert promoted_table == (results / "sweep" / picked / table).read_bytes(), table
     assert job_counts(run_snakemake(workdir, "-n", "sweep")) == {}

@@ -168,23 +168,27 @@ def result_wells(wildcards):
     ]
 
 
-def well_measurements(kind):
-    """A well's ``kind`` table of every segment, as wildcard patterns: no input function,
-    whose signature Snakemake would inspect for each of the plate's wells."""
+def well_measurements():
+    """A well's measurement directory of every segment, as wildcard patterns: no input
+    function, whose signature Snakemake would inspect for each of the plate's wells."""
     return [
-        paths.segment_measurements("{plate}", segment.name, "{row}", "{column}", kind)
+        paths.segment_measurements("{plate}", segment.name, "{row}", "{column}")
         for segment in PLAN.segments
     ]
 
 
-def plate_well_tables(kind):
-    def well_tables(wildcards):
-        return [
-            paths.well_table(wildcards.plate, r, c, kind)
-            for r, c in plate_wells(wildcards.plate)
-        ]
+def plate_well_tables(wildcards):
+    """The tables directory of every selected well of the plate."""
+    return [
+        paths.well_tables(wildcards.plate, r, c) for r, c in plate_wells(wildcards.plate)
+    ]
 
-    return well_tables
+
+def tables_by_kind(directories):
+    """``{kind: [file, ...]}``: the table of each kind in each directory of tables."""
+    return {
+        kind: [paths.table_file(str(d), kind) for d in directories] for kind in TABLE_KINDS
+    }
 
 
 def final_outputs():
@@ -218,20 +222,17 @@ def final_outputs():
     return targets
 
 
-def by_table_kind(files):
-    """``{kind: path}`` of a rule's inputs or outputs named after the table kinds."""
-    return {kind: files[kind] for kind in TABLE_KINDS}
-
-
 def plate_tables_job(input, output, log, plate):
     """The plate_tables rule's body: every table kind, the summary, the plate's layout."""
-    jobs.plate_tables(
-        {kind: input[kind] for kind in TABLE_KINDS},
-        {
-            kind: (output[kind], output[f"{kind}_csv"])
+    run_plate_job(
+        jobs.plate_tables,
+        f"plate_tables of plate {plate.name}",
+        inputs=tables_by_kind(input.wells),
+        outputs={
+            kind: (str(output[kind]), str(output[f"{kind}_csv"]))
             for kind in [*TABLE_KINDS, "summary"]
         },
-        log,
+        log=str(log),
         layout=plate.layout_table(),
         exclude_flagged_fields=config["qc"]["exclude_flagged_fields"],
     )
@@ -269,24 +270,43 @@ def provenance_wells(wildcards):
 def run_record_job(plate, output, log):
     """The run_record rule's body: the plate's record of this run (config, versions, steps)."""
     ingested = paths.ingested_plate(plate) if PLATES[plate].ingest else None
-    outputs = {name: output[name] for name in RECORD_FILES}
+    outputs = {name: str(output[name]) for name in RECORD_FILES}
     segments = record_segments(plate)
-    jobs.run_record(
-        config, VERSIONS, plate, PLATES[plate].wells, segments, ingested, outputs, log
+    run_plate_job(
+        jobs.run_record,
+        f"run_record of plate {plate}",
+        config=dict(config),
+        versions=VERSIONS,
+        plate=plate,
+        wells=PLATES[plate].wells,
+        segments=segments,
+        ingested=ingested,
+        outputs=outputs,
+        log=str(log),
     )
 
 
 def run_in_worker(function, job, usage_file, **kwargs):
-    """``function(**kwargs)``, a job's work: in a worker process when WORKER_PROCESSES,
-    otherwise in the job's thread. ``job`` names the job in the error of a dead worker;
-    ``usage_file`` gets the job's time, CPU time and peak memory (JobUsage.write), in place
-    of a Snakemake benchmark file, whose sampling of the whole process tree cost more CPU
-    than the jobs' scheduling and measured the process rather than the job."""
+    """``function(**kwargs)``, a job's work: in a worker process when
+    WORKER_PROCESSES, otherwise in the job's thread. ``job`` names the job in the error of
+    a dead worker; ``usage_file`` (unless None) gets the job's time, CPU time and peak
+    memory (JobUsage.write), in place of a Snakemake benchmark file, whose sampling of the
+    whole process tree cost more CPU than the jobs' scheduling and measured the process
+    rather than the job."""
     if WORKER_PROCESSES:
         pool = worker_pool(workflow.cores, WORKER_PRELOAD)
         result, usage = pool.run(function, job=job, **kwargs)
     else:
         with measured(peak=False) as usage:
             result = function(**kwargs)
-    usage.write(usage_file)
+    if usage_file is not None:
+        usage.write(usage_file)
     return result
+
+
+def run_plate_job(function, job, **kwargs):
+    """A plate-level rule's work (a function of hcs_steps.workflow.jobs) where the segment
+    jobs run theirs (run_in_worker): in a worker, these merge tables, write metadata and
+    draw plots beside each other and beside Snakemake's scheduler, not in turns on one
+    GIL, and in a worker whose libraries the segments imported already."""
+    return run_in_worker(function, job, None, **kwargs)

@@ -37,8 +37,10 @@ rule plate_metadata:
     params:
         version=VERSION,
     run:
-        jobs.plate_metadata(
-            PLATES[wildcards.plate],
-            f"{paths.RESULTS}/{wildcards.plate}/{wildcards.result}.zarr",
-            log[0],
+        run_plate_job(
+            jobs.plate_metadata,
+            f"plate_metadata of {wildcards.result} of plate {wildcards.plate}",
+            plate=PLATES[wildcards.plate],
+            plate_path=f"{paths.RESULTS}/{wildcards.plate}/{wildcards.result}.zarr",
+            log=str(log[0]),
         )

@@ -19,8 +19,6 @@ if not WELL_CHAIN:
                 **segment_table_outputs(segment),
             log:
                 **segment_logs(segment),
-            group:
-                "well"
             resources:
                 **segment.resources,
             params:

@@ -41,12 +41,11 @@ for segment in PLAN.segments:
                 )
                 for name in segment.written
             ],
-            **{
-                kind: paths.chain_measurements(
-                    "{plate}", "{chain}", segment.name, "{row}", "{column}", kind
+            measurements=directory(
+                paths.chain_measurements(
+                    "{plate}", "{chain}", segment.name, "{row}", "{column}"
                 )
-                for kind in TABLE_KINDS
-            },
+            ),
         log:
             paths.log("{plate}", f"sweep_{segment.rule_name}", "{chain}.{row}{column}"),
         group:
@@ -67,14 +66,11 @@ for segment in PLAN.segments:
 
 rule sweep_well_tables:
     input:
-        **{kind: sweep_well_measurements(kind) for kind in TABLE_KINDS},
+        sweep_well_measurements,
     output:
-        **{
-            kind: paths.sweep_well_table(
-                "{plate}", "{combination}", "{row}", "{column}", kind
-            )
-            for kind in TABLE_KINDS
-        },
+        directory(
+            paths.sweep_well_tables("{plate}", "{combination}", "{row}", "{column}")
+        ),
     log:
         paths.log("{plate}", "sweep_well_tables", "{combination}.{row}{column}"),
     group:
@@ -84,16 +80,12 @@ rule sweep_well_tables:
     params:
         version=VERSION,
     run:
-        jobs.well_tables(
-            {kind: input[kind] for kind in TABLE_KINDS},
-            {kind: output[kind] for kind in TABLE_KINDS},
-            log[0],
-        )
+        run_tables_stage(TablesRun(inputs=list(input), output=output[0], log=log[0]))
 
 
 rule sweep_tables:
     input:
-        **{kind: sweep_plate_well_tables(kind) for kind in TABLE_KINDS},
+        wells=sweep_plate_well_tables,
     output:
         **{
             f"{kind}_{ext}": paths.sweep_table("{plate}", "{combination}", kind, ext)
@@ -106,7 +98,7 @@ rule sweep_tables:
         version=VERSION,
     run:
         jobs.plate_tables(
-            {kind: input[kind] for kind in TABLE_KINDS},
+            tables_by_kind(input.wells),
             {
                 kind: (output[f"{kind}_parquet"], output[f"{kind}_csv"])
                 for kind in (*TABLE_KINDS, "summary")

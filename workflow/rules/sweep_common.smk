@@ -55,27 +55,23 @@ def sweep_segment_output_plates(segment):
     return output_plates
 
 
-def sweep_well_measurements(kind):
-    def measurements(wildcards):
-        combination = SWEEP.combination(wildcards.combination)
-        return [
-            combination.measurements(
-                wildcards.plate, segment.index, wildcards.row, wildcards.column, kind
-            )
-            for segment in PLAN.segments
-        ]
-
-    return measurements
+def sweep_well_measurements(wildcards):
+    """The combination's measurement directory of every segment, for one well."""
+    combination = SWEEP.combination(wildcards.combination)
+    return [
+        combination.measurements(
+            wildcards.plate, segment.index, wildcards.row, wildcards.column
+        )
+        for segment in PLAN.segments
+    ]
 
 
-def sweep_plate_well_tables(kind):
-    def well_tables(wildcards):
-        return [
-            paths.sweep_well_table(wildcards.plate, wildcards.combination, r, c, kind)
-            for r, c in sweep_wells(wildcards.plate)
-        ]
-
-    return well_tables
+def sweep_plate_well_tables(wildcards):
+    """The combination's tables directory of every well of the sweep."""
+    return [
+        paths.sweep_well_tables(wildcards.plate, wildcards.combination, r, c)
+        for r, c in sweep_wells(wildcards.plate)
+    ]
 
 
 def sweep_summaries(wildcards):
@@ -119,9 +115,7 @@ def run_sweep_segment_job(rule_name, wildcards, params, output, log):
             spec=params.segment,
             input_plate=params.input_plate,
             output_plates=params.output_plates,
-            measurements={
-                kind: str(path) for kind, path in by_table_kind(output).items()
-            },
+            measurements=str(output.measurements),
             log=str(log[0]),
             reading={"channel_names": params.channels},
             illumination=params.illumination,

@@ -6,11 +6,7 @@
 
 rule plate_tables:
     input:
-        counts=plate_well_tables("counts"),
-        objects=plate_well_tables("objects"),
-        features=plate_well_tables("features"),
-        feature_summary=plate_well_tables("feature_summary"),
-        field_qc=plate_well_tables("field_qc"),
+        wells=plate_well_tables,
         layout=plate_layout_file,
     output:
         counts=paths.plate_table("{plate}", "counts", "parquet"),
@@ -70,12 +66,14 @@ rule screen_summary:
     params:
         version=VERSION,
     run:
-        jobs.screen_summary(
-            dict(zip(PLATES, input)),
-            PLATES,
-            {"summary": (output.summary, output.summary_csv)},
-            output.heatmaps,
-            log[0],
+        run_plate_job(
+            jobs.screen_summary,
+            "screen_summary",
+            summaries={plate: str(path) for plate, path in zip(PLATES, input)},
+            plates=PLATES,
+            outputs={"summary": (str(output.summary), str(output.summary_csv))},
+            out_dir=str(output.heatmaps),
+            log=str(log[0]),
         )
 
 
@@ -117,15 +115,17 @@ rule plate_qc:
         qc=config["qc"],
         version=VERSION,
     run:
-        jobs.plate_qc(
-            input[0],
-            params.qc,
-            {
-                "qc": (output.qc, output.qc_csv),
-                "dose_response": (output.dose, output.dose_csv),
+        run_plate_job(
+            jobs.plate_qc,
+            f"plate_qc of plate {wildcards.plate}",
+            summary=str(input[0]),
+            settings=params.qc,
+            outputs={
+                "qc": (str(output.qc), str(output.qc_csv)),
+                "dose_response": (str(output.dose), str(output.dose_csv)),
             },
-            {"qc": output.qc_plot, "dose_response": output.dose_plots},
-            log[0],
+            plots={"qc": str(output.qc_plot), "dose_response": str(output.dose_plots)},
+            log=str(log[0]),
         )
 
 
@@ -146,6 +146,12 @@ rule heatmaps:
         layout=config["heatmap_layout"],
         version=VERSION,
     run:
-        jobs.heatmaps(
-            input[0], output[0], PLATES[wildcards.plate], params.layout, log[0]
+        run_plate_job(
+            jobs.heatmaps,
+            f"heatmaps of plate {wildcards.plate}",
+            summary=str(input[0]),
+            out_dir=str(output[0]),
+            plate=PLATES[wildcards.plate],
+            layout=params.layout,
+            log=str(log[0]),
         )

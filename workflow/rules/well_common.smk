@@ -3,6 +3,7 @@
 # built from these, so a change to what a stage reads or writes reaches both.
 from functools import partial
 
+from snakemake.io import is_flagged
 from snakemake.iocontainers import Wildcards
 from snakemake.resources import Resources
 
@@ -19,6 +20,7 @@ from hcs_steps.workflow.well_stages import (
     SegmentRun,
     TablesRun,
     run_segment_stage,
+    run_tables_stage,
     run_well_segment,
 )
 
@@ -39,16 +41,12 @@ def writes_well_tables(segment):
 
 
 def segment_table_inputs(segment):
-    """The earlier segments' measurement tables, which the segment that writes the well's
-    tables reads too (patterns: Snakemake would inspect an input function for each job).
-    """
+    """The earlier segments' measurement directories, which the segment that writes the
+    well's tables reads too (patterns: Snakemake would inspect an input function for each
+    job)."""
     if not writes_well_tables(segment):
         return []
-    return [
-        paths.segment_measurements("{plate}", earlier.name, "{row}", "{column}", kind)
-        for earlier in PLAN.segments[: segment.index]
-        for kind in TABLE_KINDS
-    ]
+    return well_measurements()[: segment.index]
 
 
 def segment_well_outputs(segment):
@@ -61,12 +59,13 @@ def segment_well_outputs(segment):
 
 
 def segment_measurement_outputs(segment):
-    """``{kind: file}``: a segment's measurement table of each kind, per well."""
+    """``{"measurements": directory}``: a segment's measurement tables of a well, one
+    directory (paths.table_file per kind), so one output for Snakemake, not one per kind.
+    """
     return {
-        kind: paths.segment_measurements(
-            "{plate}", segment.name, "{row}", "{column}", kind
+        "measurements": directory(
+            paths.segment_measurements("{plate}", segment.name, "{row}", "{column}")
         )
-        for kind in TABLE_KINDS
     }
 
 
@@ -77,12 +76,12 @@ def segment_table_outputs(segment):
 
 def segment_run(params, measurements, log):
     """A segment's SegmentRun: its params (segment_params, with the functions of the
-    wildcards called), its measurement tables by kind and its log."""
+    wildcards called), its measurement directory and its log."""
     return SegmentRun(
         spec=params["segment"],
         input_plate=params["input_plate"],
         output_plates=dict(zip(params["segment"]["written"], params["output_plates"])),
-        measurements={kind: str(path) for kind, path in measurements.items()},
+        measurements=str(measurements),
         log=str(log),
         reading=params["reading"],
         illumination=params["illumination"],
@@ -101,7 +100,7 @@ def run_segment_job(rule_name, wildcards, params, output, log):
         paths.benchmark(
             wildcards.plate, rule_name, f"{wildcards.row}{wildcards.column}"
         ),
-        segment=segment_run(params, by_table_kind(output), log[0]),
+        segment=segment_run(params, output.measurements, log[0]),
         plate=wildcards.plate,
         well=well_name(wildcards),
         tables=well_tables_run(wildcards, output, log) if writes_tables else None,
@@ -160,18 +159,10 @@ def ingest_source(wildcards):
 # --- well tables
 
 
-def well_table_inputs():
-    """``{kind: patterns}``: every segment's measurement table of the kind."""
-    return {kind: well_measurements(kind) for kind in TABLE_KINDS}
-
-
 def well_table_named_outputs():
-    """``{well_tables_<kind>: file}``: the well's tables, by names unique in a job that
+    """``{"well_tables": directory}``: the well's tables, by a name unique in a job that
     writes measurement tables too."""
-    return {
-        f"well_tables_{kind}": paths.well_table("{plate}", "{row}", "{column}", kind)
-        for kind in TABLE_KINDS
-    }
+    return {"well_tables": directory(paths.well_tables("{plate}", "{row}", "{column}"))}
 
 
 def well_tables_logs():
@@ -179,14 +170,11 @@ def well_tables_logs():
 
 
 def well_tables_run(wildcards, outputs, logs):
-    """The well's TablesRun: every segment's measurement tables (well_table_inputs) into
-    the outputs and log named by well_table_named_outputs and well_tables_logs."""
+    """The well's TablesRun: every segment's measurement directory (well_measurements)
+    into the output and log named by well_table_named_outputs and well_tables_logs."""
     return TablesRun(
-        inputs={
-            kind: resolved(measurements, wildcards)
-            for kind, measurements in well_table_inputs().items()
-        },
-        outputs={kind: str(outputs[f"well_tables_{kind}"]) for kind in TABLE_KINDS},
+        inputs=resolved(well_measurements(), wildcards),
+        output=str(outputs["well_tables"]),
         log=str(logs["well_tables"]),
     )
 
@@ -207,11 +195,12 @@ def chain_well_outputs(ingests):
 
 
 def chain_named_outputs():
-    """Each segment's measurement tables, then the well's tables, by unique names."""
+    """Each segment's measurement directory, then the well's tables, by unique names."""
     named = {
-        f"{segment.rule_name}_{kind}": path
+        f"{segment.rule_name}_measurements": segment_measurement_outputs(segment)[
+            "measurements"
+        ]
         for segment in PLAN.segments
-        for kind, path in segment_measurement_outputs(segment).items()
     }
     named.update(well_table_named_outputs())
     return named
@@ -259,7 +248,7 @@ def chain_inputs(ingests):
         sources = [
             source for segment in PLAN.segments for source in segment_inputs(segment)
         ]
-        sources += well_table_inputs().values()
+        sources.append(well_measurements())
         sources += [ingest_input] if ingests else []
         read = [path for source in sources for path in resolved(source, wildcards)]
         # a stage may read a well directory whose files another stage declares
@@ -310,7 +299,7 @@ def chain_well_arguments(wildcards, segments, ingests, outputs, logs):
     runs = [
         segment_run(
             segment,
-            {kind: outputs[f"{planned.rule_name}_{kind}"] for kind in TABLE_KINDS},
+            outputs[f"{planned.rule_name}_measurements"],
             logs[planned.rule_name],
         )
         for planned, segment in zip(PLAN.segments, segments)
@@ -342,9 +331,13 @@ def well_wildcards(plate, well):
 
 
 def well_files(patterns, plate, well):
-    """``patterns`` (of plate, row and column) of one well."""
+    """``patterns`` (of plate, row and column) of one well, directories still flagged so."""
     values = dict(well_wildcards(plate, well).items())
-    return [str(pattern).format(**values) for pattern in patterns]
+    return [
+        directory(path) if is_flagged(pattern, "directory") else path
+        for pattern in patterns
+        for path in [str(pattern).format(**values)]
+    ]
 
 
 def batch_well_outputs(batch):
