@@ -99,8 +99,7 @@ def serial_loop(workdir: Path) -> None:
                 )
         well_tables = {
             kind: [
-                paths.table_file(paths.well_tables(name, w[:-2], w[-2:]), kind)
-                for w in plate.wells
+                paths.table_file(paths.well_tables(name, w[:-2], w[-2:]), kind) for w in plate.wells
             ]
             for kind in TABLE_KINDS
         }

@@ -59,7 +59,7 @@ def test_pipeline_api_equals_the_snakemake_workflow(tmp_path, tiny_plate):
     tables_dir = tmp_path / "results" / "tiny" / "tables" / "wells"
     for kind in ("counts", "objects"):
         workflow = pd.concat(
-            [pd.read_parquet(tables_dir / f"{well}.{kind}.parquet") for well in WELLS],
+            [pd.read_parquet(tables_dir / well / f"{kind}.parquet") for well in WELLS],
             ignore_index=True,
         )
         assert len(workflow) > 0
