@@ -180,14 +180,16 @@ def well_measurements():
 def plate_well_tables(wildcards):
     """The tables directory of every selected well of the plate."""
     return [
-        paths.well_tables(wildcards.plate, r, c) for r, c in plate_wells(wildcards.plate)
+        paths.well_tables(wildcards.plate, r, c)
+        for r, c in plate_wells(wildcards.plate)
     ]
 
 
 def tables_by_kind(directories):
     """``{kind: [file, ...]}``: the table of each kind in each directory of tables."""
     return {
-        kind: [paths.table_file(str(d), kind) for d in directories] for kind in TABLE_KINDS
+        kind: [paths.table_file(str(d), kind) for d in directories]
+        for kind in TABLE_KINDS
     }
 
 
@@ -235,6 +237,59 @@ def plate_tables_job(input, output, log, plate):
         log=str(log),
         layout=plate.layout_table(),
         exclude_flagged_fields=config["qc"]["exclude_flagged_fields"],
+    )
+
+
+def plate_metadata_job(wildcards, log):
+    """The plate_metadata rule's body."""
+    run_plate_job(
+        jobs.plate_metadata,
+        f"plate_metadata of {wildcards.result} of plate {wildcards.plate}",
+        plate=PLATES[wildcards.plate],
+        plate_path=f"{paths.RESULTS}/{wildcards.plate}/{wildcards.result}.zarr",
+        log=str(log),
+    )
+
+
+def heatmaps_job(wildcards, input, output, params, log):
+    """The heatmaps rule's body."""
+    run_plate_job(
+        jobs.heatmaps,
+        f"heatmaps of plate {wildcards.plate}",
+        summary=str(input[0]),
+        out_dir=str(output[0]),
+        plate=PLATES[wildcards.plate],
+        layout=params.layout,
+        log=str(log[0]),
+    )
+
+
+def plate_qc_job(wildcards, input, output, params, log):
+    """The plate_qc rule's body."""
+    run_plate_job(
+        jobs.plate_qc,
+        f"plate_qc of plate {wildcards.plate}",
+        summary=str(input[0]),
+        settings=params.qc,
+        outputs={
+            "qc": (str(output.qc), str(output.qc_csv)),
+            "dose_response": (str(output.dose), str(output.dose_csv)),
+        },
+        plots={"qc": str(output.qc_plot), "dose_response": str(output.dose_plots)},
+        log=str(log[0]),
+    )
+
+
+def screen_summary_job(input, output, log):
+    """The screen_summary rule's body."""
+    run_plate_job(
+        jobs.screen_summary,
+        "screen_summary",
+        summaries={plate: str(path) for plate, path in zip(PLATES, input)},
+        plates=PLATES,
+        outputs={"summary": (str(output.summary), str(output.summary_csv))},
+        out_dir=str(output.heatmaps),
+        log=str(log[0]),
     )
 
 

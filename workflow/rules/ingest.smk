@@ -37,10 +37,4 @@ rule plate_metadata:
     params:
         version=VERSION,
     run:
-        run_plate_job(
-            jobs.plate_metadata,
-            f"plate_metadata of {wildcards.result} of plate {wildcards.plate}",
-            plate=PLATES[wildcards.plate],
-            plate_path=f"{paths.RESULTS}/{wildcards.plate}/{wildcards.result}.zarr",
-            log=str(log[0]),
-        )
+        plate_metadata_job(wildcards, log[0])

@@ -66,15 +66,7 @@ rule screen_summary:
     params:
         version=VERSION,
     run:
-        run_plate_job(
-            jobs.screen_summary,
-            "screen_summary",
-            summaries={plate: str(path) for plate, path in zip(PLATES, input)},
-            plates=PLATES,
-            outputs={"summary": (str(output.summary), str(output.summary_csv))},
-            out_dir=str(output.heatmaps),
-            log=str(log[0]),
-        )
+        screen_summary_job(input, output, log)
 
 
 # Plate context, for a plate with a layout: QC of its controls, dose-response fits.
@@ -115,18 +107,7 @@ rule plate_qc:
         qc=config["qc"],
         version=VERSION,
     run:
-        run_plate_job(
-            jobs.plate_qc,
-            f"plate_qc of plate {wildcards.plate}",
-            summary=str(input[0]),
-            settings=params.qc,
-            outputs={
-                "qc": (str(output.qc), str(output.qc_csv)),
-                "dose_response": (str(output.dose), str(output.dose_csv)),
-            },
-            plots={"qc": str(output.qc_plot), "dose_response": str(output.dose_plots)},
-            log=str(log[0]),
-        )
+        plate_qc_job(wildcards, input, output, params, log)
 
 
 rule heatmaps:
@@ -146,12 +127,4 @@ rule heatmaps:
         layout=config["heatmap_layout"],
         version=VERSION,
     run:
-        run_plate_job(
-            jobs.heatmaps,
-            f"heatmaps of plate {wildcards.plate}",
-            summary=str(input[0]),
-            out_dir=str(output[0]),
-            plate=PLATES[wildcards.plate],
-            layout=params.layout,
-            log=str(log[0]),
-        )
+        heatmaps_job(wildcards, input, output, params, log)
