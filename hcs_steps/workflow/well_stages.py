@@ -72,16 +72,17 @@ def run_tables_stage(tables: TablesRun) -> None:
     """Merge the well's measurement tables, kind by kind, writing its log; the well's
     tables appear together."""
     with directory_written(tables.output) as output:
-        jobs.well_tables(
-            {kind: [table_file(d, kind) for d in tables.inputs] for kind in TABLE_KINDS},
-            tables_in(output),
-            tables.log,
-        )
+        jobs.well_tables(tables_by_kind(tables.inputs), tables_in(output), tables.log)
 
 
 def tables_in(directory) -> dict[str, str]:
     """``{kind: path}``: the table of each kind in a directory of tables."""
     return {kind: table_file(str(directory), kind) for kind in TABLE_KINDS}
+
+
+def tables_by_kind(directories) -> dict[str, list[str]]:
+    """``{kind: [path, ...]}``: the table of each kind in each directory of tables."""
+    return {kind: [table_file(str(d), kind) for d in directories] for kind in TABLE_KINDS}
 
 
 def run_well_segment(

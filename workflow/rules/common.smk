@@ -185,14 +185,6 @@ def plate_well_tables(wildcards):
     ]
 
 
-def tables_by_kind(directories):
-    """``{kind: [file, ...]}``: the table of each kind in each directory of tables."""
-    return {
-        kind: [paths.table_file(str(d), kind) for d in directories]
-        for kind in TABLE_KINDS
-    }
-
-
 def final_outputs():
     """What `snakemake` builds by default: every plate's results, tables, heatmaps, report files."""
     targets = []

@@ -22,6 +22,7 @@ from hcs_steps.workflow.well_stages import (
     run_segment_stage,
     run_tables_stage,
     run_well_segment,
+    tables_by_kind,
 )
 
 # --- segments
