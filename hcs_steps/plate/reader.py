@@ -108,9 +108,15 @@ def _plate_well_paths(plate: Path, meta: dict) -> dict[str, str]:
 
 def _listed_well_paths(plate: Path) -> dict[str, str]:
     """The wells the plate metadata lists; ``{}`` for a plate without (yet) any."""
-    if ngff.zarr_format_of(plate) is None:
-        return {}
-    return _plate_well_paths(plate, ngff.read_attributes(plate)[0].get("plate") or {})
+    try:
+        ome = ngff.read_attributes(plate)[0]
+    except PlateDataError:
+        # None at all, or gone while it was read: Snakemake removes a result plate's
+        # metadata when its plate_metadata job starts, while later segments read its wells.
+        if ngff.zarr_format_of(plate) is None:
+            return {}
+        raise
+    return _plate_well_paths(plate, ome.get("plate") or {})
 
 
 def _well_directory(plate: Path, well: str, well_paths: dict[str, str]) -> Path:

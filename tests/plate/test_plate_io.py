@@ -180,6 +180,27 @@ def test_wells_written_concurrently_by_processes(tmp_path, validate_plate):
     assert not [p for p in plate.rglob(".*") if p.name.endswith((".tmp", ".old"))]
 
 
+def test_a_well_reads_while_its_plate_metadata_is_being_replaced(tmp_path, monkeypatch):
+    """Snakemake removes a result plate's zarr.json when its plate_metadata job starts, and
+    a later segment may open one of the plate's wells at that moment: between seeing the
+    file and reading it. The well is then found where its row and column put it."""
+    from hcs_steps.plate import ngff
+
+    plate = tmp_path / "p.zarr"
+    write_well(plate, "B03", well_data(3), channel_names=["a", "b"])
+    write_plate_metadata(plate, name="p", wells=["B03"])
+    seen = ngff.zarr_format_of
+
+    def seen_then_removed(directory):
+        found = seen(directory)
+        if directory == plate:
+            (plate / "zarr.json").unlink(missing_ok=True)
+        return found
+
+    monkeypatch.setattr(ngff, "zarr_format_of", seen_then_removed)
+    np.testing.assert_array_equal(read_well(plate, "B03"), well_data(3))
+
+
 def _rewrite_well(plate, seed, times):
     for _ in range(times):
         write_well(plate, "C03", well_data(seed), channel_names=["a", "b"])
