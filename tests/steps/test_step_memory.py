@@ -59,7 +59,16 @@ print(json.dumps(status("VmHWM") - start))
 def peak_of_step(step: str, backend: str, params: dict) -> int:
     pytest.importorskip(backend)
     argument = json.dumps([step, backend, params, PLANES, SIZE])
-    env = {**os.environ, "HCS_STEPS_VISIBLE_GPUS": "", "OMP_NUM_THREADS": "1"}
+    # glibc's dynamic mmap threshold lets freed scratch buffers stay resident as heap holes
+    # that the next buffers may or may not reuse: the same step peaked at 2.5-3.0 x from
+    # run to run. A fixed threshold (glibc's initial 128 KiB) maps every buffer above it
+    # and unmaps it when freed, so the peak is what the step holds at once.
+    env = {
+        **os.environ,
+        "HCS_STEPS_VISIBLE_GPUS": "",
+        "OMP_NUM_THREADS": "1",
+        "MALLOC_MMAP_THRESHOLD_": "131072",
+    }
     result = subprocess.run(
         [sys.executable, "-c", PROBE, argument], capture_output=True, text=True, env=env
     )
@@ -74,8 +83,8 @@ def peak_of_step(step: str, backend: str, params: dict) -> int:
 )
 def test_a_step_peaks_at_about_its_output(step, backend, params):
     peak = peak_of_step(step, backend, params)
-    # Measured 1.1-1.3 x: the uint16 output and one plane's (or a 4 MiB histogram chunk's)
-    # scratch; the old torch steps took 20 x.
+    # Measured 1.1-2.4 x: the uint16 output and a few planes' (or a 4 MiB histogram
+    # chunk's) scratch; the old torch steps took 20 x.
     assert peak < 3 * STACK_BYTES, (step, backend, peak / STACK_BYTES)
 
 
