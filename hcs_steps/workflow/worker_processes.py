@@ -139,13 +139,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _call(function: Callable, kwargs: dict):
-    """A worker's side of a job: the function's result and the job's :class:`JobUsage`, or
-    an exception the job's thread can re-raise (the original one when it survives pickling).
+def _call(function: Callable, kwargs: dict, usage_file: str | None):
+    """A worker's side of a job: the function's result and the job's :class:`JobUsage`
+    (also written to ``usage_file`` unless None), or an exception the job's thread can
+    re-raise (the original one when it survives pickling).
     """
     try:
         with measured(peak=True) as usage:
             result = function(**kwargs)
+        if usage_file is not None:
+            usage.write(usage_file)
         return result, usage
     except BaseException as error:
         try:
@@ -175,12 +178,13 @@ class WorkerProcesses:
         self._lock = threading.Lock()
         self._workers: list[ProcessPoolExecutor] = []
 
-    def run(self, function: Callable, /, *, job: str, **kwargs):
-        """``function(**kwargs)`` in a worker: its result and the job's :class:`JobUsage`.
-        ``job`` names the job if the worker dies."""
+    def run(self, function: Callable, /, *, job: str, usage_file: str | None = None, **kwargs):
+        """``function(**kwargs)`` in a worker: its result and the job's :class:`JobUsage`,
+        which the worker also writes to ``usage_file`` unless None (its write and fsync are
+        then not Snakemake's process's work). ``job`` names the job if the worker dies."""
         worker = self._take()
         try:
-            return worker.submit(_call, function, kwargs).result()
+            return worker.submit(_call, function, kwargs, usage_file).result()
         except BrokenProcessPool:
             self._discard(worker)
             worker = None

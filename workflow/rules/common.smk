@@ -342,10 +342,9 @@ def run_in_worker(function, job, usage_file, **kwargs):
     rather than the job."""
     if WORKER_PROCESSES:
         pool = worker_pool(workflow.cores, WORKER_PRELOAD)
-        result, usage = pool.run(function, job=job, **kwargs)
-    else:
-        with measured(peak=False) as usage:
-            result = function(**kwargs)
+        return pool.run(function, job=job, usage_file=usage_file, **kwargs)[0]
+    with measured(peak=False) as usage:
+        result = function(**kwargs)
     if usage_file is not None:
         usage.write(usage_file)
     return result
