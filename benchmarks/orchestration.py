@@ -16,9 +16,12 @@ The ratio workflow / serial loop says what the orchestration costs (> 1) or what
 parallel jobs win (< 1). Both are timed in wall and in CPU time; on a machine other
 processes load, the CPU ratio is the steadier one.
 
-    python benchmarks/orchestration.py [--quick] [--source DIR] [--workdir DIR] [--out PATH]
+    python benchmarks/orchestration.py [--quick] [--repeat N] [--source DIR] [--workdir DIR]
+                                       [--out PATH]
 
-``--quick`` runs only 96 wells at ``--cores 2``; ``--source`` measures another checkout.
+``--quick`` runs only 96 wells at ``--cores 2``; ``--repeat N`` makes N rounds of each
+comparison and prints the median ratio and the range (the serial loop alone varied by
+30 % between runs on the 2-core machine); ``--source`` measures another checkout.
 Prints the issue's table (now, target) and writes JSON (default
 ``benchmarks/results/orchestration.json``).
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -168,6 +172,9 @@ def parallel_loops(workdir: Path, processes: int) -> None:
         )
         for k in range(processes)
     ]
+    # This process imports and plans while the loops run, as Snakemake's process does
+    # beside its workers.
+    serial_loop(workdir, share=None, plate_level=False)
     if any(loop.wait() != 0 for loop in loops):
         raise RuntimeError(f"a share of the serial loop failed in {workdir}")
     serial_loop(workdir, share=None)
@@ -179,45 +186,67 @@ def fresh(workdir: Path) -> Path:
     return workdir
 
 
-def compare(source: Path, root: Path, wells: int, cores: int, serial=None) -> dict:
+def compare(source: Path, root: Path, wells: int, cores: int, repeat: int, serial=()) -> dict:
+    """``repeat`` rounds of the serial loop (unless ``serial`` gives its timings), with more
+    than one core the parallel loops, and the workflow, one after another in each round:
+    a round's ratios compare runs made under the same load."""
     plate = synthetic(root / f"plate{wells}.zarr", wells, **WELL_SHAPE)
     loop_dir, flow_dir = root / f"loop{wells}", root / f"flow{wells}-{cores}"
     shared_dir = root / f"loops{wells}-{cores}"
     for workdir in (loop_dir, flow_dir, shared_dir):
         demo_pipeline_config(workdir, plate)
-    if serial is None:
-        command = [sys.executable, __file__, "--serial-loop", str(fresh(loop_dir))]
-        serial = timed(command, source=source).as_dict()
-    result = {"wells": wells, "cores": cores, "serial_loop": serial}
-    if cores > 1:
-        command = [sys.executable, __file__, "--parallel-loops", str(fresh(shared_dir)), str(cores)]
-        shared = timed(command, source=source).as_dict()
-        result["parallel_loops"] = shared
-        result["ceiling_wall"] = round(shared["wall_s"] / serial["wall_s"], 3)
-    flow = timed(snakemake(source, fresh(flow_dir), "--cores", str(cores)), source=source)
-    result["workflow"] = flow = flow.as_dict()
-    result["ratio_wall"] = round(flow["wall_s"] / serial["wall_s"], 3)
-    result["ratio_cpu"] = round(flow["cpu_s"] / serial["cpu_s"], 3)
-    return result
+    rounds = []
+    for index in range(repeat):
+        if index < len(serial):
+            loop = serial[index]
+        else:
+            command = [sys.executable, __file__, "--serial-loop", str(fresh(loop_dir))]
+            loop = timed(command, source=source).as_dict()
+        measured = {"serial_loop": loop}
+        if cores > 1:
+            command = [sys.executable, __file__, "--parallel-loops", str(fresh(shared_dir))]
+            measured["parallel_loops"] = timed([*command, str(cores)], source=source).as_dict()
+        command = snakemake(source, fresh(flow_dir), "--cores", str(cores))
+        measured["workflow"] = timed(command, source=source).as_dict()
+        rounds.append(measured)
+    return {"wells": wells, "cores": cores, "rounds": rounds}
+
+
+def ratios(result: dict, run: str, unit: str) -> list[float]:
+    return [r[run][unit] / r["serial_loop"][unit] for r in result["rounds"] if run in r]
+
+
+def spread(values: list[float], digits: int = 2, unit: str = "") -> str:
+    """The median, and the range when there are several values."""
+    middle = f"{statistics.median(values):.{digits}f}{unit}"
+    if len(values) == 1:
+        return middle
+    return f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f}{unit})"
+
+
+def seconds(result: dict, run: str) -> str:
+    return spread([r[run]["wall_s"] for r in result["rounds"]], 0, " s")
 
 
 def row(result: dict, target: str) -> dict:
+    rounds = len(result["rounds"])
     return {
         "what": f"workflow / serial loop, {result['wells']} wells, `--cores {result['cores']}`",
-        "now": f"{result['ratio_wall']:.2f} (CPU {result['ratio_cpu']:.2f}; "
-        f"{result['workflow']['wall_s']:.0f} s vs {result['serial_loop']['wall_s']:.0f} s)",
+        "now": f"{spread(ratios(result, 'workflow', 'wall_s'))}; CPU "
+        f"{spread(ratios(result, 'workflow', 'cpu_s'))}; {seconds(result, 'workflow')} vs "
+        f"{seconds(result, 'serial_loop')}; {rounds} round{'s' * (rounds > 1)}",
         "target": target,
     }
 
 
 def ceiling_row(result: dict) -> dict:
     """What the machine allows: the serial loop's wells shared by ``cores`` loops at once."""
-    shared = result["parallel_loops"]
     return {
         "what": f"{result['cores']} serial loops at once / serial loop, {result['wells']} wells "
-        "(no scheduler: the floor of the row above)",
-        "now": f"{result['ceiling_wall']:.2f} (CPU "
-        f"{shared['cpu_s'] / result['serial_loop']['cpu_s']:.2f}; {shared['wall_s']:.0f} s)",
+        "(no scheduler: the floor under the row above)",
+        "now": f"{spread(ratios(result, 'parallel_loops', 'wall_s'))}; CPU "
+        f"{spread(ratios(result, 'parallel_loops', 'cpu_s'))}; "
+        f"{seconds(result, 'parallel_loops')}",
         "target": "-",
     }
 
@@ -230,6 +259,9 @@ def main() -> None:
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "hcs-steps-bench-orch"
     )
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds per comparison (medians are printed)"
+    )
     parser.add_argument("--serial-loop", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--parallel-loops", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--loop-share", nargs=3, help=argparse.SUPPRESS)
@@ -245,12 +277,13 @@ def main() -> None:
         serial_loop(Path(workdir), share=(int(first), int(count)), plate_level=False)
         return
     source = args.source.resolve()
-    results = [compare(source, args.workdir, 96, 2)]
+    results = [compare(source, args.workdir, 96, 2, args.repeat)]
     rows = [row(results[0], "<= 0.6 (use both cores)"), ceiling_row(results[0])]
     if not args.quick:
-        results.append(compare(source, args.workdir, 384, 2))
+        results.append(compare(source, args.workdir, 384, 2, args.repeat))
         rows += [row(results[-1], "<= 0.6, flat in plate size"), ceiling_row(results[-1])]
-        results.append(compare(source, args.workdir, 96, 1, serial=results[0]["serial_loop"]))
+        loops = [r["serial_loop"] for r in results[0]["rounds"]]
+        results.append(compare(source, args.workdir, 96, 1, args.repeat, serial=loops))
         rows.append(row(results[-1], "<= 1.15"))
     print_table(rows)
     out = write_results(
