@@ -80,7 +80,7 @@ rule sweep_well_tables:
     params:
         version=VERSION,
     run:
-        run_tables_stage(TablesRun(inputs=list(input), output=output[0], log=log[0]))
+        sweep_well_tables_job(wildcards, input, output, log)
 
 
 rule sweep_tables:
@@ -97,14 +97,7 @@ rule sweep_tables:
     params:
         version=VERSION,
     run:
-        jobs.plate_tables(
-            tables_by_kind(input.wells),
-            {
-                kind: (output[f"{kind}_parquet"], output[f"{kind}_csv"])
-                for kind in (*TABLE_KINDS, "summary")
-            },
-            log[0],
-        )
+        sweep_tables_job(wildcards, input, output, log)
 
 
 rule sweep_combinations:
@@ -140,13 +133,7 @@ rule sweep_summary:
         table=lambda wildcards: SWEEP.table(),
         version=VERSION,
     run:
-        sweep_jobs.sweep_summary(
-            dict(zip(SWEEP_NAMES, input)),
-            params.table,
-            output.parquet,
-            output.csv,
-            log[0],
-        )
+        sweep_summary_job(wildcards, input, output, log, params)
 
 
 rule sweep_plots:
@@ -165,7 +152,7 @@ rule sweep_plots:
     params:
         version=VERSION,
     run:
-        sweep_jobs.sweep_plots(input[0], output[0], log[0])
+        sweep_plots_job(wildcards, input, output, log)
 
 
 rule sweep:

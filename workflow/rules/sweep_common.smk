@@ -1,4 +1,5 @@
 # The sweep's combinations (the config's `sweep` block) and the helpers its rules share.
+from hcs_steps.workflow import sweep_jobs
 from hcs_steps.workflow.sweep_config import plan_sweep
 
 # Refused here, like the rest of the config, before any job runs.
@@ -124,4 +125,58 @@ def run_sweep_segment_job(rule_name, wildcards, params, output, log):
         well=params.well,
         plugins=config["plugins"],
         provenance={"hcs_steps_version": params.version},
+    )
+
+
+def sweep_well_tables_job(wildcards, input, output, log):
+    """The sweep_well_tables rule's body: a combination's tables of one well, merged from
+    its chain's measurements (run_tables_stage), in a worker where the run has them: a
+    sweep has a job per well and combination, which in threads took turns on the GIL of
+    Snakemake's scheduler."""
+    run_in_worker(
+        run_tables_stage,
+        f"sweep well tables of plate {wildcards.plate}, combination {wildcards.combination}, "
+        f"well {wildcards.row}{wildcards.column}",
+        None,
+        tables=TablesRun(
+            inputs=[str(path) for path in input], output=str(output[0]), log=str(log[0])
+        ),
+    )
+
+
+def sweep_tables_job(wildcards, input, output, log):
+    """The sweep_tables rule's body: a combination's plate tables (jobs.plate_tables)."""
+    run_plate_job(
+        jobs.plate_tables,
+        f"sweep tables of plate {wildcards.plate}, combination {wildcards.combination}",
+        inputs=tables_by_kind(input.wells),
+        outputs={
+            kind: (str(output[f"{kind}_parquet"]), str(output[f"{kind}_csv"]))
+            for kind in (*TABLE_KINDS, "summary")
+        },
+        log=str(log[0]),
+    )
+
+
+def sweep_summary_job(wildcards, input, output, log, params):
+    """The sweep_summary rule's body: every combination's well summary, merged."""
+    run_plate_job(
+        sweep_jobs.sweep_summary,
+        f"sweep summary of plate {wildcards.plate}",
+        inputs={name: str(path) for name, path in zip(SWEEP_NAMES, input)},
+        table=params.table,
+        parquet=str(output.parquet),
+        csv=str(output.csv),
+        log=str(log[0]),
+    )
+
+
+def sweep_plots_job(wildcards, input, output, log):
+    """The sweep_plots rule's body: a PNG per measurement of the sweep summary."""
+    run_plate_job(
+        sweep_jobs.sweep_plots,
+        f"sweep plots of plate {wildcards.plate}",
+        summary=str(input[0]),
+        out_dir=str(output[0]),
+        log=str(log[0]),
     )
