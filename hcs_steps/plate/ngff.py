@@ -132,16 +132,21 @@ def render_group(directory: Path, version: str, write, extra_attributes=None) ->
 
 
 def ensure_group(directory: Path, version: str) -> None:
-    """Create a plain group at ``directory`` unless one exists (safe under concurrency)."""
+    """Create a plain group at ``directory`` unless one exists (safe under concurrency).
+
+    An existing group file is left alone without writing one that would lose the race
+    anyway: every well of a row ensures the row's group, and each write is two ``fsync``
+    calls."""
     fmt = ngff_format(version)
-    directory.mkdir(parents=True, exist_ok=True)
     if fmt.zarr_format == 3:
-        document = {"zarr_format": 3, "node_type": "group", "attributes": {}}
-        write_file_atomically(
-            directory / "zarr.json", json.dumps(document).encode(), keep_existing=True
-        )
+        name = "zarr.json"
+        document = json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}})
     else:
-        write_file_atomically(directory / ".zgroup", b'{"zarr_format": 2}', keep_existing=True)
+        name, document = ".zgroup", '{"zarr_format": 2}'
+    if (directory / name).is_file():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    write_file_atomically(directory / name, document.encode(), keep_existing=True)
 
 
 def plate_metadata_writer(*, name, rows, columns, well_paths, field_count):

@@ -62,11 +62,12 @@ def plate_metadata(plate: PlateInput, plate_path: str, log: str) -> None:
 
 
 def well_tables(inputs: dict[str, list[str]], outputs: dict[str, str], log: str) -> None:
-    """Merge a well's per-segment measurement tables, kind by kind."""
+    """Merge a well's per-segment measurement tables, kind by kind, into a directory being
+    written (``outputs``: paths in it; see :func:`hcs_steps.workflow.tables.write_table`)."""
     with job_logger(log) as logger:
         for kind, path in outputs.items():
             frame = tables.read_tables(inputs[kind], kind)
-            tables.write_outputs(frame, parquet=path)
+            frame.to_parquet(path, index=False)
             logger.info("%s: %d rows from %d segment tables", kind, len(frame), len(inputs[kind]))
 
 
