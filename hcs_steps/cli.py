@@ -120,18 +120,28 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "list":
-            return _list(args.plugin)
-        if args.command == "show":
-            return _show(args.name, args.plugin)
-        if args.command == "sweep":
-            return _sweep(args)
-        return _plan(args.configfile)
+        code = _command(args)
+        # Flushed here so that a closed pipe is met inside this try: a listing shorter than
+        # stdout's buffer is otherwise written only at the interpreter's exit, which then
+        # fails with status 120 (the README test command in a bare `env -i` shell).
+        sys.stdout.flush()
+        return code
     except BrokenPipeError:
         # The reader left early (`hcs-steps list | head`): not an error. Point stdout at
         # devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _command(args) -> int:
+    """The exit code of the parsed command."""
+    if args.command == "list":
+        return _list(args.plugin)
+    if args.command == "show":
+        return _show(args.name, args.plugin)
+    if args.command == "sweep":
+        return _sweep(args)
+    return _plan(args.configfile)
 
 
 if __name__ == "__main__":
