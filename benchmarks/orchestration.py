@@ -62,7 +62,7 @@ def serial_loop(
     from hcs_steps.workflow import jobs, paths
     from hcs_steps.workflow.config import validate_config
     from hcs_steps.workflow.plan import build_plan
-    from hcs_steps.workflow.run_record import RECORD_FILES, SegmentPlates, run_id
+    from hcs_steps.workflow.run_record import RECORD_FILES, run_id, segment_plates
     from hcs_steps.workflow.sources import resolve_plates
     from hcs_steps.workflow.tables import TABLE_KINDS
     from hcs_steps.workflow.versions import versions_table
@@ -109,15 +109,10 @@ def serial_loop(
             )
         if not plate_level:
             continue
-        record_segments, input_plate = [], plate.input_plate
-        for segment in plan.segments:
-            written = {step: paths.step_plate(name, step) for step in segment.written}
-            record_segments.append(SegmentPlates(segment.name, input_plate, written))
-            input_plate = written[segment.output_step]
-            for step in segment.written:
-                jobs.plate_metadata(
-                    plate, paths.step_plate(name, step), log(name, "plate_metadata", step)
-                )
+        record_segments = segment_plates(plan.segments, name, plate.input_plate)
+        for segment in record_segments:
+            for step, step_plate in segment.written.items():
+                jobs.plate_metadata(plate, step_plate, log(name, "plate_metadata", step))
         well_tables = {
             kind: [
                 paths.table_file(paths.well_tables(name, w[:-2], w[-2:]), kind) for w in plate.wells

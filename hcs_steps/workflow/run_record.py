@@ -81,6 +81,19 @@ class SegmentPlates:
     written: dict[str, str]  # step name -> result plate
 
 
+def segment_plates(segments, plate: str, input_plate: str) -> list[SegmentPlates]:
+    """Each of the plan's ``segments`` with the plate it reads (``input_plate`` for the
+    first, the previous segment's output step after it) and the result plates it writes."""
+    from hcs_steps.workflow import paths
+
+    plates = []
+    for segment in segments:
+        written = {name: paths.step_plate(plate, name) for name in segment.written}
+        plates.append(SegmentPlates(segment.name, input_plate, written))
+        input_plate = written[segment.output_step]
+    return plates
+
+
 def _json(value) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 

@@ -7,7 +7,7 @@ from hcs_steps.workflow import jobs, paths
 from hcs_steps.workflow.config import validate_config
 from hcs_steps.workflow.gpu_slots import slot_count
 from hcs_steps.workflow.plan import build_plan, well_resources
-from hcs_steps.workflow.run_record import RECORD_FILES, SegmentPlates, run_id
+from hcs_steps.workflow.run_record import RECORD_FILES, run_id, segment_plates
 from hcs_steps.workflow.sources import resolve_plates
 from hcs_steps.workflow.tables import TABLE_KINDS
 from hcs_steps.workflow.versions import hcs_steps_version, versions_table
@@ -293,13 +293,7 @@ def plate_layout_file(wildcards):
 
 def record_segments(plate):
     """Each segment's input plate and result plates, for the plate's run record."""
-    input_plate = PLATES[plate].input_plate
-    segments = []
-    for segment in PLAN.segments:
-        written = {name: paths.step_plate(plate, name) for name in segment.written}
-        segments.append(SegmentPlates(segment.name, input_plate, written))
-        input_plate = written[segment.output_step]
-    return segments
+    return segment_plates(PLAN.segments, plate, PLATES[plate].input_plate)
 
 
 def provenance_wells(wildcards):
